@@ -1,0 +1,1 @@
+"""Pure rules, no I/O: phone numbers, text, templates, compliance, schedules, prices."""
