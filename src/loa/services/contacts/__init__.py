@@ -1,0 +1,1 @@
+"""The customer book: reading spreadsheets, importing, finding, exporting and erasing people."""

@@ -1,0 +1,648 @@
+"""`loa contacts import`: a messy spreadsheet in, a clean deduplicated customer book out, and
+a report of every row that could not be used, with its line, column and reason.
+
+The whole import is one transaction: it lands completely or not at all. Rows are cleaned
+column-wise with Polars, staged in a temporary table, then merged into `contacts` with one
+INSERT … SELECT … ON CONFLICT per table, which both SQLite and PostgreSQL run natively.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from sqlalchemy import Connection, bindparam, text
+
+from loa.domain.phones import REASONS as PHONE_REASONS
+from loa.domain.phones import normalize_column
+from loa.i18n import LoaError, Msg, current_lang
+from loa.services.audit import record
+from loa.services.contacts import cleaning
+from loa.services.contacts.columns import ColumnMap, map_columns
+from loa.services.contacts.reading import LINE, read_sheet
+from loa.store.db import Store
+from loa.store.tables import UtcDateTime
+
+OnConflict = Literal["update", "skip"]
+OnInvalid = Literal["quarantine", "abort"]
+Progress = Callable[[str, int, int], None]
+
+BATCH_ROWS = 50_000
+
+NOT_MOBILE = Msg(
+    "import.not_mobile",
+    "{e164} là số {kind}, không nhận được SMS; cần số di động.",
+    "{e164} is a {kind} number and cannot receive SMS; a mobile number is needed.",
+)
+PHONE_MISSING = Msg(
+    "import.phone_missing",
+    "Thiếu số điện thoại; mỗi khách hàng cần một số di động.",
+    "The phone number is missing; every customer needs a mobile number.",
+)
+ABORTED = Msg(
+    "import.aborted",
+    "Không nhập gì cả: {invalid} dòng lỗi (dòng đầu tiên: dòng {line}, cột '{column}': "
+    "{reason}). Danh sách lỗi: {invalid_file}. Sửa rồi nhập lại, hoặc dùng --invalid quarantine "
+    "để nhập các dòng đúng.",
+    "Nothing was imported: {invalid} bad rows (first: line {line}, column '{column}': "
+    "{reason}). The list is in {invalid_file}. Fix them and import again, or use "
+    "--invalid quarantine to import the good rows.",
+)
+BAD_CONSENT_SPEC = Msg(
+    "import.bad_consent_spec",
+    "--consent '{spec}' không hợp lệ: dùng kênh:mục đích, ví dụ --consent sms:marketing.",
+    "--consent '{spec}' is not valid: use channel:purpose, e.g. --consent sms:marketing.",
+)
+CONSENT_METHOD_NEEDED = Msg(
+    "import.consent_method_needed",
+    "--consent cần --consent-method (sms_reply, form, hotline hoặc app) và nên có "
+    "--consent-evidence mô tả bằng chứng.",
+    "--consent needs --consent-method (sms_reply, form, hotline or app) and should have "
+    "--consent-evidence describing the proof.",
+)
+PHONE_TYPE_NAMES = {
+    "fixed_line": ("cố định", "fixed-line"),
+    "toll_free": ("miễn cước (1800)", "toll-free"),
+    "premium_rate": ("dịch vụ (1900)", "premium-rate"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FileConsent:
+    """Consent that the whole file carries (`--consent sms:marketing --consent-method form`)."""
+
+    channel: str
+    purpose: str
+    method: str
+    evidence: str | None
+    given_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One unusable cell: the spreadsheet line (header = 1), the column, the value, why."""
+
+    line: int
+    column: str
+    value: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did. rows = imported + updated + skipped + invalid."""
+
+    rows: int = 0
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    invalid: int = 0
+    duplicates_in_file: int = 0
+    invalid_file: Path | None = None
+    encoding: str = ""
+    columns: ColumnMap | None = None
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable summary `--json` prints."""
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "invalid": self.invalid,
+            "invalid_file": str(self.invalid_file) if self.invalid_file else None,
+            "rows": self.rows,
+            "duplicates_in_file": self.duplicates_in_file,
+            "encoding": self.encoding,
+            "warnings": self.warnings,
+            "errors": [
+                {"line": e.line, "column": e.column, "value": e.value, "reason": e.reason}
+                for e in self.errors
+            ],
+        }
+
+
+def parse_consent_specs(
+    specs: list[str], method: str | None, evidence: str | None, given_at: datetime | None
+) -> list[FileConsent]:
+    """`["sms:marketing"]` plus method and evidence -> consents for every row of the file."""
+    if not specs:
+        return []
+    resolved_method = cleaning.METHODS.get((method or "").strip().lower())
+    if resolved_method is None:
+        raise LoaError(CONSENT_METHOD_NEEDED)
+    result = []
+    for spec in specs:
+        channel, _, purpose = spec.partition(":")
+        ch = cleaning.CHANNELS.get(channel.strip().lower())
+        pu = cleaning.PURPOSES.get(purpose.strip().lower())
+        if ch is None or pu is None:
+            raise LoaError(BAD_CONSENT_SPEC, spec=spec)
+        result.append(FileConsent(ch, pu, resolved_method, evidence, given_at or datetime.now(UTC)))
+    return result
+
+
+def import_contacts(
+    store: Store,
+    path: Path,
+    *,
+    column_map: dict[str, str] | None = None,
+    on_conflict: OnConflict = "update",
+    on_invalid: OnInvalid = "quarantine",
+    consents: list[FileConsent] | None = None,
+    invalid_file: Path | None = None,
+    source: str | None = None,
+    actor: str = "cli",
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a customer file into the store's workspace; see the module docstring."""
+    now = now or datetime.now(UTC)
+    tick = progress or (lambda _phase, _done, _total: None)
+    sheet = read_sheet(path)
+    columns = map_columns(sheet.headers, column_map)
+    report = ImportReport(rows=sheet.frame.height, encoding=sheet.encoding, columns=columns)
+    report.warnings.extend(sheet.warnings)
+    tick("read", 1, 4)
+
+    frame, errors = _clean(sheet.frame, columns, now)
+    tick("clean", 2, 4)
+    bad_lines = errors.get_column("line").unique()
+    report.invalid = bad_lines.len()
+    report.errors = [
+        RowError(**row) for row in errors.sort("line", maintain_order=True).iter_rows(named=True)
+    ]
+    if report.invalid:
+        target = invalid_file or path.with_name(f"{path.stem}.invalid.csv")
+        _write_invalid_file(sheet.frame, errors, target)
+        report.invalid_file = target
+        if on_invalid == "abort":
+            first = report.errors[0]
+            raise LoaError(
+                ABORTED,
+                invalid=report.invalid,
+                line=first.line,
+                column=first.column,
+                reason=first.reason,
+                invalid_file=target,
+            )
+
+    good = frame.filter(~pl.col(LINE).is_in(bad_lines.implode()))
+    merged = _merge_duplicates(good, on_conflict)
+    report.duplicates_in_file = good.height - merged.height
+    staged = _staging_frame(merged, source or path.name)
+    tick("stage", 3, 4)
+
+    with store.engine.begin() as conn:
+        existed = _write(conn, store, staged, on_conflict, consents or [], now)
+        new = staged.height - existed
+        report.imported = new
+        if on_conflict == "update":
+            report.updated = existed + report.duplicates_in_file
+        else:
+            report.skipped = existed + report.duplicates_in_file
+        record(
+            conn,
+            workspace_id=store.workspace_id,
+            actor=actor,
+            action="contacts.import",
+            target=path.name,
+            details={k: v for k, v in report.summary().items() if k != "errors"},
+            now=now,
+        )
+    tick("write", 4, 4)
+    return report
+
+
+# --- cleaning -------------------------------------------------------------------------------
+
+
+def _clean(
+    raw: pl.DataFrame, columns: ColumnMap, now: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Clean every mapped column; return the clean frame and a long frame of row errors."""
+    fields = columns.fields
+    phone_header = fields["phone"]
+    phones = normalize_column(raw.get_column(phone_header))
+    phone_cols = ["phone", "_valid", "phone_type", "carrier", "legacy_converted", "_reason"]
+    phones = phones.select(
+        pl.col("e164").alias("phone"),
+        pl.col("valid").alias("_valid"),
+        pl.col("type").alias("phone_type"),
+        "carrier",
+        "legacy_converted",
+        pl.col("reason").alias("_reason"),
+    )
+    work = pl.concat([raw, phones], how="horizontal")
+    checks: list[tuple[str, pl.Expr]] = [(phone_header, _phone_error())]
+    values: list[pl.Expr] = []
+    today = now.date()
+
+    def add(field_name: str, cleaned: cleaning.Cleaned) -> None:
+        values.append(cleaned.value.alias(field_name))
+        checks.append((fields[field_name], cleaned.error))
+
+    col = {name: pl.col(header) for name, header in fields.items()}
+    if "name" in col:
+        add("name", cleaning.name(col["name"]))
+    if "email" in col:
+        add("email", cleaning.email(col["email"]))
+    if "gender" in col:
+        add("gender", cleaning.gender(col["gender"]))
+    if "birthday" in col:
+        add("birthday", cleaning.birthday(col["birthday"], today))
+    if "consent_channel" in col:
+        add("consent_channel", cleaning.consent_channel(col["consent_channel"]))
+    if "consent_purpose" in col:
+        add("consent_purpose", cleaning.consent_purpose(col["consent_purpose"]))
+    if "consent_method" in col:
+        add("consent_method", cleaning.consent_method(col["consent_method"]))
+    if "consent_date" in col:
+        parsed = cleaning.parse_date(col["consent_date"])
+        values.append(parsed.alias("consent_date"))
+        bad = col["consent_date"].is_not_null() & parsed.is_null()
+        checks.append(
+            (
+                fields["consent_date"],
+                pl.when(bad).then(cleaning.reason(cleaning.BAD_DATE, col["consent_date"])),
+            )
+        )
+    for simple in ("province", "source"):
+        if simple in col:
+            values.append(cleaning.text(col[simple]).alias(simple))
+    if "consent_evidence" in col:
+        values.append(cleaning.text(col["consent_evidence"]).alias("consent_evidence"))
+    if "customer_type" in col:
+        values.append(cleaning.customer_type(col["customer_type"]).alias("attr:customer_type"))
+    if "tags" in col:
+        values.append(cleaning.tags(col["tags"]).alias("tags"))
+    for key, header in columns.attributes.items():
+        values.append(cleaning.text(pl.col(header)).alias(f"attr:{key}"))
+
+    consent_cols = [c for c in ("consent_channel", "consent_purpose", "consent_method") if c in col]
+    if consent_cols:
+        checks.append((fields[consent_cols[0]], _consent_incomplete(col)))
+
+    headers = list(dict.fromkeys(h for h, _ in checks))
+    raw_copies = [pl.col(h).alias(f"_raw:{h}") for h in headers]
+    errors_expr = [e.alias(f"_err{i}") for i, (_, e) in enumerate(checks)]
+    frame = work.select([LINE, *phone_cols, *values, *errors_expr, *raw_copies])
+    errors = pl.concat(
+        [
+            frame.filter(pl.col(f"_err{i}").is_not_null()).select(
+                pl.col(LINE).cast(pl.Int64).alias("line"),
+                pl.lit(header).alias("column"),
+                pl.col(f"_raw:{header}").alias("value"),
+                pl.col(f"_err{i}").alias("reason"),
+            )
+            for i, (header, _) in enumerate(checks)
+        ]
+    )
+    frame = frame.drop([f"_err{i}" for i in range(len(checks))] + [f"_raw:{h}" for h in headers])
+    return frame, errors
+
+
+def _phone_error() -> pl.Expr:
+    reason_text = pl.col("_reason").replace_strict(
+        {code: msg.render() for code, msg in PHONE_REASONS.items()},
+        default=pl.col("_reason"),
+        return_dtype=pl.Utf8,
+    )
+    lang = 0 if current_lang() == "vi" else 1
+    kind = pl.col("phone_type").replace_strict(
+        {k: v[lang] for k, v in PHONE_TYPE_NAMES.items()},
+        default=pl.col("phone_type"),
+        return_dtype=pl.Utf8,
+    )
+    before, middle, after = _split3(NOT_MOBILE.render(e164="\x00", kind="\x01"))
+    not_mobile = pl.concat_str(
+        [pl.lit(before), pl.col("phone"), pl.lit(middle), kind, pl.lit(after)]
+    )
+    return (
+        pl.when(pl.col("phone").is_null() & (pl.col("_reason") == "empty"))
+        .then(pl.lit(PHONE_MISSING.render()))
+        .when(~pl.col("_valid"))
+        .then(reason_text)
+        .when(pl.col("phone_type") != "mobile")
+        .then(not_mobile)
+    )
+
+
+def _split3(template: str) -> tuple[str, str, str]:
+    before, rest = template.split("\x00", 1)
+    middle, after = rest.split("\x01", 1)
+    return before, middle, after
+
+
+def _consent_incomplete(col: dict[str, pl.Expr]) -> pl.Expr:
+    names = {
+        "consent_channel": ("kênh", "channel"),
+        "consent_purpose": ("mục đích", "purpose"),
+        "consent_method": ("cách đồng ý", "method"),
+    }
+    lang = 0 if current_lang() == "vi" else 1
+    given = [col[c].is_not_null() for c in names if c in col]
+    any_given = pl.any_horizontal(given)
+    missing_parts = [
+        pl.when(col[c].is_null() if c in col else pl.lit(True)).then(pl.lit(label[lang]))
+        for c, label in names.items()
+    ]
+    missing = pl.concat_str(missing_parts, separator=", ", ignore_nulls=True)
+    before, after = cleaning.CONSENT_INCOMPLETE.render(missing="\x00").split("\x00", 1)
+    message = pl.concat_str([pl.lit(before), missing, pl.lit(after)])
+    return pl.when(any_given & (missing != "")).then(message)
+
+
+# --- merging and staging --------------------------------------------------------------------
+
+
+def _merge_duplicates(good: pl.DataFrame, on_conflict: OnConflict) -> pl.DataFrame:
+    """One row per number: `skip` keeps the first, `update` lets later non-empty cells win."""
+    if on_conflict == "skip":
+        return good.unique(subset="phone", keep="first", maintain_order=True)
+    dup = pl.col("phone").is_duplicated()
+    single = good.filter(~dup)
+    repeated = good.filter(dup)
+    if repeated.height == 0:
+        return single
+    aggs: list[pl.Expr] = []
+    for name in good.columns:
+        if name == "phone":
+            continue
+        if name == LINE:
+            aggs.append(pl.col(LINE).first())
+        elif name == "tags":
+            aggs.append(
+                pl.col("tags")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .unique(maintain_order=True)
+            )
+        else:
+            aggs.append(pl.col(name).drop_nulls().last())
+    merged = repeated.group_by("phone", maintain_order=True).agg(aggs).select(good.columns)
+    return pl.concat([single, merged]).sort(LINE)
+
+
+STAGE_COLUMNS = (
+    "phone",
+    "name",
+    "given_name",
+    "email",
+    "gender",
+    "birthday",
+    "birth_mmdd",
+    "province",
+    "carrier",
+    "phone_type",
+    "legacy_converted",
+    "attrs",
+    "source",
+    "c_channel",
+    "c_purpose",
+    "c_method",
+    "c_evidence",
+    "c_given_at",
+)
+
+
+def _staging_frame(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The exact columns of the staging table, as text the store parses identically."""
+
+    def opt(name: str, dtype: type[pl.DataType] = pl.Utf8) -> pl.Expr:
+        return pl.col(name) if name in frame.columns else pl.lit(None, dtype=dtype)
+
+    attr_cols = [c for c in frame.columns if c.startswith("attr:")]
+    if attr_cols:
+        pieces = [
+            pl.when(pl.col(c).is_not_null()).then(
+                pl.struct(pl.col(c).alias(c.removeprefix("attr:")))
+                .struct.json_encode()
+                .str.slice(1)
+                .str.strip_suffix("}")
+            )
+            for c in attr_cols
+        ]
+        joined = pl.concat_str(pieces, separator=",", ignore_nulls=True)
+        attrs: pl.Expr = pl.when(joined != "").then(
+            pl.concat_str([pl.lit("{"), joined, pl.lit("}")])
+        )
+    else:
+        attrs = pl.lit(None, dtype=pl.Utf8)
+    name = opt("name")
+    birthday = opt("birthday", pl.Date)
+    consent_at = opt("consent_date", pl.Date)
+    staged = frame.select(
+        pl.col("phone"),
+        name.alias("name"),
+        cleaning.given_name(name).alias("given_name"),
+        opt("email").alias("email"),
+        opt("gender").alias("gender"),
+        birthday.dt.to_string("%Y-%m-%d").alias("birthday"),
+        cleaning.birth_mmdd(birthday).alias("birth_mmdd"),
+        opt("province").alias("province"),
+        pl.col("carrier"),
+        pl.col("phone_type"),
+        pl.col("legacy_converted"),
+        attrs.alias("attrs"),
+        pl.coalesce(opt("source"), pl.lit(source)).alias("source"),
+        opt("consent_channel").alias("c_channel"),
+        opt("consent_purpose").alias("c_purpose"),
+        opt("consent_method").alias("c_method"),
+        opt("consent_evidence").alias("c_evidence"),
+        consent_at.dt.to_string("%Y-%m-%d 00:00:00.000000").alias("c_given_at"),
+        opt("tags", pl.List(pl.Utf8)).alias("tags"),  # type: ignore[arg-type]
+    )
+    return staged
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _stage_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            "CREATE TEMP TABLE loa_import (phone text PRIMARY KEY, name text, given_name text, "
+            "email text, gender text, birthday date, birth_mmdd smallint, province text, "
+            "carrier text, phone_type text, legacy_converted boolean, attrs jsonb, source text, "
+            "c_channel text, c_purpose text, c_method text, c_evidence text, "
+            "c_given_at timestamp, existed boolean NOT NULL DEFAULT false) ON COMMIT DROP",
+            "CREATE TEMP TABLE loa_import_tags (phone text, tag text) ON COMMIT DROP",
+        ]
+    return [
+        "DROP TABLE IF EXISTS temp.loa_import",
+        "DROP TABLE IF EXISTS temp.loa_import_tags",
+        "CREATE TEMP TABLE loa_import (phone TEXT PRIMARY KEY, name, given_name, email, gender, "
+        "birthday, birth_mmdd, province, carrier, phone_type, legacy_converted, attrs, source, "
+        "c_channel, c_purpose, c_method, c_evidence, c_given_at, existed INTEGER NOT NULL "
+        "DEFAULT 0)",
+        "CREATE TEMP TABLE loa_import_tags (phone TEXT, tag TEXT)",
+    ]
+
+
+def _batches(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    for offset in range(0, frame.height, BATCH_ROWS):
+        yield frame.slice(offset, BATCH_ROWS)
+
+
+def _copy_pg(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cols = ", ".join(frame.columns)
+    with cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        for batch in _batches(frame):
+            buffer = io.BytesIO()
+            batch.write_csv(buffer, include_header=False, null_value="")
+            copy.write(buffer.getvalue())
+
+
+def _insert_sqlite(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    marks = ", ".join("?" * len(frame.columns))
+    sql = f"INSERT INTO {table} ({', '.join(frame.columns)}) VALUES ({marks})"
+    for batch in _batches(frame):
+        cursor.executemany(sql, batch.iter_rows())
+
+
+def _stage(conn: Connection, dialect: str, staged: pl.DataFrame) -> None:
+    for ddl in _stage_ddl(dialect):
+        conn.exec_driver_sql(ddl)
+    rows = staged.drop("tags")
+    tag_rows = (
+        staged.select("phone", "tags").explode("tags").drop_nulls("tags").rename({"tags": "tag"})
+    )
+    if dialect == "postgresql":
+        # COPY's CSV reads an empty field as NULL: JSON and text empties must not be empty.
+        _copy_pg(conn, "loa_import", rows)
+        if tag_rows.height:
+            _copy_pg(conn, "loa_import_tags", tag_rows)
+    else:
+        _insert_sqlite(conn, "loa_import", rows)
+        if tag_rows.height:
+            _insert_sqlite(conn, "loa_import_tags", tag_rows)
+
+
+_UPSERT = """
+INSERT INTO contacts (workspace_id, phone, name, given_name, email, gender, birthday,
+    birth_mmdd, province, carrier, phone_type, legacy_converted, attrs, source, dnc,
+    created_at, updated_at)
+SELECT :ws, phone, name, given_name, email, gender, birthday, birth_mmdd, province, carrier,
+    phone_type, legacy_converted, attrs, source, false, :now, :now
+FROM loa_import WHERE {where}
+ON CONFLICT (workspace_id, phone) DO {action}
+"""
+_UPDATE_SET = """UPDATE SET
+    name = COALESCE(excluded.name, contacts.name),
+    given_name = COALESCE(excluded.given_name, contacts.given_name),
+    email = COALESCE(excluded.email, contacts.email),
+    gender = COALESCE(excluded.gender, contacts.gender),
+    birthday = COALESCE(excluded.birthday, contacts.birthday),
+    birth_mmdd = COALESCE(excluded.birth_mmdd, contacts.birth_mmdd),
+    province = COALESCE(excluded.province, contacts.province),
+    carrier = excluded.carrier,
+    phone_type = excluded.phone_type,
+    legacy_converted = excluded.legacy_converted,
+    attrs = {attrs_merge},
+    source = COALESCE(contacts.source, excluded.source),
+    updated_at = excluded.updated_at"""
+_ATTRS_MERGE = {
+    "sqlite": "CASE WHEN excluded.attrs IS NULL THEN contacts.attrs "
+    "ELSE json_patch(COALESCE(contacts.attrs, '{}'), excluded.attrs) END",
+    "postgresql": "CASE WHEN excluded.attrs IS NULL THEN contacts.attrs "
+    "ELSE COALESCE(contacts.attrs, '{}'::jsonb) || excluded.attrs END",
+}
+_TAGS = """
+INSERT INTO contact_tags (contact_id, tag, workspace_id)
+SELECT c.id, t.tag, :ws FROM loa_import_tags t
+JOIN loa_import s ON s.phone = t.phone
+JOIN contacts c ON c.workspace_id = :ws AND c.phone = t.phone
+WHERE {where}
+ON CONFLICT DO NOTHING
+"""
+_CONSENTS_FROM_ROWS = """
+INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, evidence, given_at,
+    source, created_at)
+SELECT :ws, c.id, s.c_channel, s.c_purpose, s.c_method, s.c_evidence,
+    COALESCE(s.c_given_at, :now), s.source, :now
+FROM loa_import s JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone
+WHERE s.c_channel IS NOT NULL AND {where} AND NOT EXISTS (
+    SELECT 1 FROM consents k WHERE k.contact_id = c.id AND k.channel = s.c_channel
+    AND k.purpose = s.c_purpose AND k.method = s.c_method
+    AND k.given_at = COALESCE(s.c_given_at, :now))
+"""
+_CONSENTS_FOR_FILE = """
+INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, evidence, given_at,
+    source, created_at)
+SELECT :ws, c.id, CAST(:channel AS TEXT), CAST(:purpose AS TEXT), CAST(:method AS TEXT),
+    CAST(:evidence AS TEXT), :given_at, s.source, :now
+FROM loa_import s JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone
+WHERE {where} AND NOT EXISTS (
+    SELECT 1 FROM consents k WHERE k.contact_id = c.id AND k.channel = CAST(:channel AS TEXT)
+    AND k.purpose = CAST(:purpose AS TEXT) AND k.method = CAST(:method AS TEXT)
+    AND k.given_at = :given_at)
+"""
+
+
+def _write(
+    conn: Connection,
+    store: Store,
+    staged: pl.DataFrame,
+    on_conflict: OnConflict,
+    consents: list[FileConsent],
+    now: datetime,
+) -> int:
+    """Stage and merge; returns how many staged numbers were already in the book."""
+    dialect = store.dialect
+    _stage(conn, dialect, staged)
+    times = [bindparam("now", type_=UtcDateTime), bindparam("given_at", type_=UtcDateTime)]
+    ws = {"ws": store.workspace_id, "now": now}
+
+    def run(sql: str, **params: Any) -> int:
+        stmt = text(sql).bindparams(*[b for b in times if f":{b.key}" in sql])
+        return int(conn.execute(stmt, {**ws, **params}).rowcount or 0)
+
+    run(
+        "UPDATE loa_import SET existed = true WHERE EXISTS (SELECT 1 FROM contacts c "
+        "WHERE c.workspace_id = :ws AND c.phone = loa_import.phone)"
+    )
+    existed = int(
+        conn.execute(text("SELECT count(*) FROM loa_import WHERE existed = true")).scalar_one()
+    )
+    new_only = "s.existed = false" if on_conflict == "skip" else "true"
+    if on_conflict == "skip":
+        run(_UPSERT.format(where="existed = false", action="NOTHING"))
+    else:
+        update_set = _UPDATE_SET.format(attrs_merge=_ATTRS_MERGE[dialect])
+        run(_UPSERT.format(where="true", action=update_set))
+    run(_TAGS.format(where=new_only))
+    run(_CONSENTS_FROM_ROWS.format(where=new_only))
+    for consent in consents:
+        run(
+            _CONSENTS_FOR_FILE.format(where=new_only),
+            channel=consent.channel,
+            purpose=consent.purpose,
+            method=consent.method,
+            evidence=consent.evidence,
+            given_at=consent.given_at,
+        )
+    return existed
+
+
+def _write_invalid_file(raw: pl.DataFrame, errors: pl.DataFrame, target: Path) -> None:
+    """The bad rows as the user wrote them, plus loa_row and loa_errors: fix and re-import."""
+    notes = errors.group_by("line").agg(
+        pl.concat_str([pl.col("column"), pl.lit(": "), pl.col("reason")]).str.join(" | ")
+    )
+    bad = (
+        raw.with_columns(pl.col(LINE).cast(pl.Int64))
+        .join(notes.rename({"line": LINE, "column": "loa_errors"}), on=LINE, how="inner")
+        .sort(LINE)
+        .rename({LINE: "loa_row"})
+    )
+    ordered = [c for c in bad.columns if c not in {"loa_row", "loa_errors"}]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    bad.select([*ordered, "loa_row", "loa_errors"]).write_csv(target, include_bom=True)

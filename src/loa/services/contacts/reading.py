@@ -1,0 +1,171 @@
+"""Reading customer spreadsheets as people really save them: CSV in any common encoding and
+delimiter, or XLSX. Every cell comes back as text; nothing is guessed from the values here."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from charset_normalizer import from_bytes
+
+from loa.i18n import LoaError, Msg
+
+LINE = "__loa_line"  # the spreadsheet line of each row: the header is line 1
+
+NOT_FOUND = Msg(
+    "import.not_found",
+    "Không tìm thấy tệp {path}.",
+    "File not found: {path}.",
+)
+UNREADABLE = Msg(
+    "import.unreadable",
+    "Không đọc được tệp {path}: {error}. Hãy lưu lại thành CSV (UTF-8) hoặc XLSX rồi thử lại.",
+    "Cannot read {path}: {error}. Save it again as CSV (UTF-8) or XLSX and retry.",
+)
+EMPTY_FILE = Msg(
+    "import.empty",
+    "Tệp {path} không có dòng dữ liệu nào (cần một dòng tiêu đề và ít nhất một dòng).",
+    "{path} has no data rows (a header line and at least one row are needed).",
+)
+LEGACY_ENCODING = Msg(
+    "import.legacy_encoding",
+    "Tệp không phải UTF-8: đã đọc theo bảng mã {encoding}. Hãy kiểm tra dấu tiếng Việt trong "
+    "kết quả; nếu sai, lưu tệp dạng 'CSV UTF-8' rồi nhập lại.",
+    "The file is not UTF-8: it was read as {encoding}. Check the Vietnamese accents in the "
+    "result; if they are wrong, save the file as 'CSV UTF-8' and import again.",
+)
+RAGGED = Msg(
+    "import.ragged",
+    "Dòng {line} có {found} ô nhưng dòng tiêu đề có {expected} cột (dấu phân cách '{delimiter}'). "
+    "Hãy đặt ô chứa dấu phân cách trong ngoặc kép hoặc xoá ô thừa.",
+    "Line {line} has {found} cells but the header has {expected} columns (delimiter "
+    "'{delimiter}'). Quote the cell that contains the delimiter or remove the extra cell.",
+)
+DUPLICATE_HEADER = Msg(
+    "import.duplicate_header",
+    "Cột '{header}' xuất hiện hai lần trong dòng tiêu đề; hãy đổi tên một cột.",
+    "The column '{header}' appears twice in the header line; rename one of them.",
+)
+
+# Vietnamese legacy files are Windows-1258 or -1252 far more often than anything else.
+_LEGACY_CANDIDATES = ["cp1258", "cp1252", "latin_1"]
+
+
+@dataclass(slots=True)
+class Sheet:
+    """A spreadsheet read as text: one column per header plus the line number of each row."""
+
+    frame: pl.DataFrame
+    encoding: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def headers(self) -> list[str]:
+        return [c for c in self.frame.columns if c != LINE]
+
+
+def detect_encoding(raw: bytes) -> tuple[str, bool]:
+    """The text encoding of `raw` and whether it is a legacy (non-Unicode) one."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", False
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", False
+    try:
+        raw.decode("utf-8")
+        return "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(raw[:200_000], cp_isolation=_LEGACY_CANDIDATES).best()
+    return (best.encoding if best else "cp1258"), True
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a CSV: whichever of , ; tab | the header line uses most."""
+    counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def read_csv(path: Path) -> Sheet:
+    """Read a CSV in UTF-8 (with or without BOM), UTF-16 or a legacy single-byte encoding."""
+    raw = path.read_bytes()
+    encoding, legacy = detect_encoding(raw)
+    warnings = [LEGACY_ENCODING.render(encoding=encoding)] if legacy else []
+    if encoding != "utf-8":
+        # Legacy Vietnamese code pages store accents as combining marks: compose them.
+        text = unicodedata.normalize("NFC", raw.decode(encoding))
+        raw = text.encode("utf-8")
+        sample = text[:20_000]
+    else:
+        sample = raw[:20_000].decode("utf-8", errors="ignore")
+    delimiter = sniff_delimiter(sample.split("\n", 1)[0])
+    try:
+        frame = pl.read_csv(
+            raw,
+            separator=delimiter,
+            infer_schema=False,
+            has_header=True,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        _raise_ragged(raw.decode("utf-8"), delimiter)
+        raise LoaError(UNREADABLE, path=path, error=str(exc).splitlines()[0]) from exc
+    return Sheet(_with_lines(frame, path), encoding, warnings)
+
+
+def _raise_ragged(text: str, delimiter: str) -> None:
+    """Name the first line whose cell count differs from the header's, if there is one."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    expected = len(next(reader, []))
+    for cells in reader:
+        if cells and len(cells) != expected:
+            raise LoaError(
+                RAGGED,
+                line=reader.line_num,
+                found=len(cells),
+                expected=expected,
+                delimiter="tab" if delimiter == "\t" else delimiter,
+            )
+
+
+def read_xlsx(path: Path) -> Sheet:
+    """Read the first sheet of an XLSX workbook, every cell as text."""
+    try:
+        frame = pl.read_excel(
+            path, infer_schema_length=0, drop_empty_rows=False, raise_if_empty=False
+        )
+    except Exception as exc:  # fastexcel raises its own types for every kind of damage
+        raise LoaError(UNREADABLE, path=path, error=str(exc).splitlines()[0]) from exc
+    return Sheet(_with_lines(frame, path), "xlsx")
+
+
+def _with_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    headers = [h.strip() for h in frame.columns]
+    seen: set[str] = set()
+    for header in headers:
+        if header in seen:
+            raise LoaError(DUPLICATE_HEADER, header=header)
+        seen.add(header)
+    frame = frame.rename(dict(zip(frame.columns, headers, strict=True)))
+    frame = frame.with_columns(
+        [pl.col(h).str.strip_chars().replace("", None) for h in headers]
+    ).with_row_index(LINE, offset=2)
+    # Rows that are blank everywhere are gaps in the sheet, not customers.
+    frame = frame.filter(~pl.all_horizontal([pl.col(h).is_null() for h in headers]))
+    if frame.height == 0:
+        raise LoaError(EMPTY_FILE, path=path)
+    return frame
+
+
+def read_sheet(path: Path) -> Sheet:
+    """Read a customer file, choosing the reader by its extension."""
+    if not path.is_file():
+        raise LoaError(NOT_FOUND, path=path)
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        return read_xlsx(path)
+    return read_csv(path)
