@@ -43,6 +43,7 @@ def _main(
     settings = load_settings(database_url=db, workspace=workspace, lang=lang)
     set_lang(settings.lang)
     ctx.obj = State(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command("init")

@@ -23,3 +23,9 @@ class State:
         if self._store is None:
             self._store = open_store(self.settings.database_url, self.settings.workspace)
         return self._store
+
+    def close(self) -> None:
+        """Release the store's connections when the command ends."""
+        if self._store is not None:
+            self._store.engine.dispose()
+            self._store = None

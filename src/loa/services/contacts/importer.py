@@ -9,12 +9,15 @@ INSERT … SELECT … ON CONFLICT per table, which both SQLite and PostgreSQL ru
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 from sqlalchemy import Connection, bindparam, text
 
@@ -199,7 +202,7 @@ def import_contacts(
     staged = _staging_frame(merged, source or path.name)
     tick("stage", 3, 4)
 
-    with store.engine.begin() as conn:
+    with _staging_area(store, staged) as conn:
         existed = _write(conn, store, staged, on_conflict, consents or [], now)
         new = staged.height - existed
         report.imported = new
@@ -216,6 +219,7 @@ def import_contacts(
             details={k: v for k, v in report.summary().items() if k != "errors"},
             now=now,
         )
+        conn.commit()
     tick("write", 4, 4)
     return report
 
@@ -464,25 +468,14 @@ def _staging_frame(frame: pl.DataFrame, source: str) -> pl.DataFrame:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _stage_ddl(dialect: str) -> list[str]:
-    if dialect == "postgresql":
-        return [
-            "CREATE TEMP TABLE loa_import (phone text PRIMARY KEY, name text, given_name text, "
-            "email text, gender text, birthday date, birth_mmdd smallint, province text, "
-            "carrier text, phone_type text, legacy_converted boolean, attrs jsonb, source text, "
-            "c_channel text, c_purpose text, c_method text, c_evidence text, "
-            "c_given_at timestamp, existed boolean NOT NULL DEFAULT false) ON COMMIT DROP",
-            "CREATE TEMP TABLE loa_import_tags (phone text, tag text) ON COMMIT DROP",
-        ]
-    return [
-        "DROP TABLE IF EXISTS temp.loa_import",
-        "DROP TABLE IF EXISTS temp.loa_import_tags",
-        "CREATE TEMP TABLE loa_import (phone TEXT PRIMARY KEY, name, given_name, email, gender, "
-        "birthday, birth_mmdd, province, carrier, phone_type, legacy_converted, attrs, source, "
-        "c_channel, c_purpose, c_method, c_evidence, c_given_at, existed INTEGER NOT NULL "
-        "DEFAULT 0)",
-        "CREATE TEMP TABLE loa_import_tags (phone TEXT, tag TEXT)",
-    ]
+_PG_STAGE_DDL = (
+    "CREATE TEMP TABLE loa_import (phone text PRIMARY KEY, name text, given_name text, "
+    "email text, gender text, birthday date, birth_mmdd smallint, province text, "
+    "carrier text, phone_type text, legacy_converted boolean, attrs jsonb, source text, "
+    "c_channel text, c_purpose text, c_method text, c_evidence text, "
+    "c_given_at timestamp, existed boolean NOT NULL DEFAULT false) ON COMMIT DROP",
+    "CREATE TEMP TABLE loa_import_tags (phone text, tag text) ON COMMIT DROP",
+)
 
 
 def _batches(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
@@ -500,30 +493,47 @@ def _copy_pg(conn: Connection, table: str, frame: pl.DataFrame) -> None:
             copy.write(buffer.getvalue())
 
 
-def _insert_sqlite(conn: Connection, table: str, frame: pl.DataFrame) -> None:
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    marks = ", ".join("?" * len(frame.columns))
-    sql = f"INSERT INTO {table} ({', '.join(frame.columns)}) VALUES ({marks})"
-    for batch in _batches(frame):
-        cursor.executemany(sql, batch.iter_rows())
-
-
-def _stage(conn: Connection, dialect: str, staged: pl.DataFrame) -> None:
-    for ddl in _stage_ddl(dialect):
-        conn.exec_driver_sql(ddl)
+def _split_tags(staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     rows = staged.drop("tags")
     tag_rows = (
         staged.select("phone", "tags").explode("tags").drop_nulls("tags").rename({"tags": "tag"})
     )
-    if dialect == "postgresql":
-        # COPY's CSV reads an empty field as NULL: JSON and text empties must not be empty.
-        _copy_pg(conn, "loa_import", rows)
-        if tag_rows.height:
+    return rows, tag_rows
+
+
+@contextmanager
+def _staging_area(store: Store, staged: pl.DataFrame) -> Iterator[Connection]:
+    """A connection in an open transaction that sees the rows as `loa_import(_tags)`."""
+    rows, tag_rows = _split_tags(staged)
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            for ddl in _PG_STAGE_DDL:
+                conn.exec_driver_sql(ddl)
+            _copy_pg(conn, "loa_import", rows)
             _copy_pg(conn, "loa_import_tags", tag_rows)
-    else:
-        _insert_sqlite(conn, "loa_import", rows)
-        if tag_rows.height:
-            _insert_sqlite(conn, "loa_import_tags", tag_rows)
+            yield conn
+        return
+    # SQLite: binding a million rows through the sqlite3 module costs seconds of Python
+    # objects; ADBC writes the Arrow columns straight into a scratch database file, which the
+    # import's connection attaches and reads with plain SQL.
+    with tempfile.TemporaryDirectory(prefix="loa-import-") as scratch:
+        stage = Path(scratch) / "stage.db"
+        with adbc_sqlite.connect(str(stage)) as adbc:
+            rows.with_columns(pl.lit(0, dtype=pl.Int8).alias("existed")).write_database(
+                "loa_import", connection=adbc, engine="adbc"
+            )
+            tag_rows.write_database("loa_import_tags", connection=adbc, engine="adbc")
+            with adbc.cursor() as cur:
+                cur.execute("CREATE UNIQUE INDEX loa_import_phone ON loa_import (phone)")
+            adbc.commit()
+        with store.engine.connect() as conn:
+            # ATTACH must precede the first write: sqlite3 opens its transaction lazily.
+            conn.exec_driver_sql("ATTACH DATABASE ? AS loa_stage", (str(stage),))
+            try:
+                yield conn
+            finally:
+                conn.rollback()  # a no-op after the caller's commit
+                conn.exec_driver_sql("DETACH DATABASE loa_stage")
 
 
 _UPSERT = """
@@ -597,7 +607,6 @@ def _write(
 ) -> int:
     """Stage and merge; returns how many staged numbers were already in the book."""
     dialect = store.dialect
-    _stage(conn, dialect, staged)
     times = [bindparam("now", type_=UtcDateTime), bindparam("given_at", type_=UtcDateTime)]
     ws = {"ws": store.workspace_id, "now": now}
 
@@ -618,8 +627,10 @@ def _write(
     else:
         update_set = _UPDATE_SET.format(attrs_merge=_ATTRS_MERGE[dialect])
         run(_UPSERT.format(where="true", action=update_set))
-    run(_TAGS.format(where=new_only))
-    run(_CONSENTS_FROM_ROWS.format(where=new_only))
+    if staged.get_column("tags").list.len().sum():
+        run(_TAGS.format(where=new_only))
+    if staged.get_column("c_channel").null_count() < staged.height:
+        run(_CONSENTS_FROM_ROWS.format(where=new_only))
     for consent in consents:
         run(
             _CONSENTS_FOR_FILE.format(where=new_only),

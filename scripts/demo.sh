@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make demo`: Loa's main job on the embedded default (SQLite), start to finish, from nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOA=.venv/bin/loa
+DIR=demo-data
+rm -rf "$DIR"
+mkdir -p "$DIR"
+export LOA_DATABASE_URL="sqlite:///$DIR/loa.db"
+
+step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
+
+step "1. Tạo cơ sở dữ liệu / Create the store"
+$LOA init
+
+step "2. Dữ liệu mẫu có lỗi như file thật / Sample data with real-world damage"
+$LOA sample --contacts 5000 --orders 15000 --out "$DIR" --messy --seed 7
+
+step "3. Nhập danh bạ / Import the customer book"
+$LOA contacts import "$DIR/contacts.csv" \
+  --consent sms:marketing --consent-method form \
+  --consent-evidence "Phiếu đăng ký thành viên tại cửa hàng, 2025"
+
+step "4. Nhập đơn hàng / Import orders"
+$LOA events import "$DIR/orders.csv"
+
+step "5. Phân khúc / Segments"
+$LOA segments create mua-2-lan-90-ngay \
+  --rule '{"event": "purchase", "count": {"gte": 2}, "within_days": 90}' \
+  --description "Mua từ 2 lần trong 90 ngày"
+$LOA segments create sinh-nhat-tuan-toi --rule '{"birthday_within_days": 7}' \
+  --description "Sinh nhật trong 7 ngày tới"
+$LOA segments create chi-tieu-tu-5-trieu --rule '{"event": "purchase", "sum": {"gte": 5000000}}' \
+  --description "Tổng chi tiêu từ 5.000.000đ"
+$LOA segments list --counts
+$LOA segments preview sinh-nhat-tuan-toi --limit 5
+
+step "6. Kiểm tra số điện thoại / Phone check"
+$LOA phone check "0912 345 678" "+84 (98) 765-4321" 01629113610 "024 3826 1234" 8.49123E+10
+
+step "7. Soạn tin: mã hoá và số tin / Compose: encoding and parts"
+$LOA text info "[QC] Chào chị Lan, Loa tặng mã giảm 20% cho đơn từ 300.000đ tới 30/11. Từ chối nhận QC: soạn TC gửi 1234, gọi 1900 1234."
+
+printf '\nXong. Cơ sở dữ liệu demo: %s/loa.db — thử: LOA_DATABASE_URL=%s .venv/bin/loa segments list --counts\n' "$DIR" "$LOA_DATABASE_URL"
