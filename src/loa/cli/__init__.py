@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from loa.cli import contacts, events, phone, sample, segments, text
+from loa.cli import contacts, events, phone, sample, segments, text, workspaces
 from loa.cli.common import State, console, err_console
 from loa.config import Lang, load_settings
 from loa.i18n import LoaError, Msg, set_lang
@@ -22,6 +22,7 @@ app.add_typer(contacts.app, name="contacts")
 app.add_typer(events.app, name="events")
 app.add_typer(segments.app, name="segments")
 app.add_typer(text.app, name="text")
+app.add_typer(workspaces.app, name="workspaces")
 app.command("sample")(sample.sample)
 
 STORE_READY = Msg(
