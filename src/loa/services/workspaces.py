@@ -33,8 +33,10 @@ def create_workspace(engine: Engine, slug: str, name: str | None = None) -> int:
     with engine.begin() as conn:
         if conn.execute(select(workspaces.c.id).where(workspaces.c.slug == slug)).first():
             raise LoaError(EXISTS, slug=slug)
-        result = conn.execute(insert(workspaces).values(slug=slug, name=name or slug))
-        return int(result.inserted_primary_key[0])
+        result = conn.execute(
+            insert(workspaces).values(slug=slug, name=name or slug).returning(workspaces.c.id)
+        )
+        return int(result.scalar_one())
 
 
 def list_workspaces(engine: Engine) -> list[dict[str, Any]]:
