@@ -122,12 +122,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    from loa.services.sample import write_sample
+    from loa.services.sample import SampleSpec, write_sample
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         print(f"generating {args.rows:,} messy contacts …", flush=True)
-        write_sample(out, contacts=args.rows, orders=0, messy=True, seed=args.seed)
+        spec = SampleSpec(
+            contacts=args.rows, orders=0, now=datetime.now(UTC).date(), seed=args.seed, messy=True
+        )
+        write_sample(spec, out)
         path = out / "contacts.csv"
         size_mb = path.stat().st_size / 1e6
         loa = run_child("loa", path, args.rows)

@@ -63,18 +63,8 @@ def init(ctx: typer.Context) -> None:
 def main() -> None:
     """Entry point: run the CLI and show domain errors in the user's language."""
     try:
-        app(standalone_mode=False)
+        # Typer handles usage errors and Ctrl-C itself; domain errors come through to here.
+        app()
     except LoaError as exc:
         err_console.print(f"[bold red]✗[/] {exc.render()}")
         sys.exit(2)
-    except typer.Abort:
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -27,8 +27,8 @@ from loa.store.tables import (
 
 BAD_PHONE = Msg(
     "contacts.bad_phone",
-    "'{value}' không phải số điện thoại hợp lệ: {reason}.",
-    "'{value}' is not a valid phone number: {reason}.",
+    "'{value}' không phải số điện thoại hợp lệ: {reason}",
+    "'{value}' is not a valid phone number: {reason}",
 )
 NOT_FOUND = Msg(
     "contacts.not_found",

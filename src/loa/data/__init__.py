@@ -1,0 +1,1 @@
+"""Reference data bundled with Loa: Vietnamese names, provinces, numbering plan."""
