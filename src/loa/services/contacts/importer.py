@@ -565,12 +565,12 @@ _ATTRS_MERGE = {
     "postgresql": "CASE WHEN excluded.attrs IS NULL THEN contacts.attrs "
     "ELSE COALESCE(contacts.attrs, '{}'::jsonb) || excluded.attrs END",
 }
+# CROSS JOIN fixes SQLite's join order (staging rows outer, contacts by unique index);
+# PostgreSQL plans it as an ordinary inner join.
 _TAGS = """
 INSERT INTO contact_tags (contact_id, tag, workspace_id)
-SELECT c.id, t.tag, :ws FROM loa_import_tags t
-JOIN loa_import s ON s.phone = t.phone
-JOIN contacts c ON c.workspace_id = :ws AND c.phone = t.phone
-WHERE {where}
+SELECT c.id, t.tag, :ws FROM loa_import_tags t CROSS JOIN contacts c
+WHERE c.workspace_id = :ws AND c.phone = t.phone AND {where}
 ON CONFLICT DO NOTHING
 """
 _CONSENTS_FROM_ROWS = """
@@ -578,8 +578,9 @@ INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, eviden
     source, created_at)
 SELECT :ws, c.id, s.c_channel, s.c_purpose, s.c_method, s.c_evidence,
     COALESCE(s.c_given_at, :now), s.source, :now
-FROM loa_import s JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone
-WHERE s.c_channel IS NOT NULL AND {where} AND NOT EXISTS (
+FROM loa_import s CROSS JOIN contacts c
+WHERE c.workspace_id = :ws AND c.phone = s.phone AND s.c_channel IS NOT NULL AND {where}
+AND NOT EXISTS (
     SELECT 1 FROM consents k WHERE k.contact_id = c.id AND k.channel = s.c_channel
     AND k.purpose = s.c_purpose AND k.method = s.c_method
     AND k.given_at = COALESCE(s.c_given_at, :now))
@@ -589,8 +590,8 @@ INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, eviden
     source, created_at)
 SELECT :ws, c.id, CAST(:channel AS TEXT), CAST(:purpose AS TEXT), CAST(:method AS TEXT),
     CAST(:evidence AS TEXT), :given_at, s.source, :now
-FROM loa_import s JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone
-WHERE {where} AND NOT EXISTS (
+FROM loa_import s CROSS JOIN contacts c
+WHERE c.workspace_id = :ws AND c.phone = s.phone AND {where} AND NOT EXISTS (
     SELECT 1 FROM consents k WHERE k.contact_id = c.id AND k.channel = CAST(:channel AS TEXT)
     AND k.purpose = CAST(:purpose AS TEXT) AND k.method = CAST(:method AS TEXT)
     AND k.given_at = :given_at)
@@ -622,13 +623,18 @@ def _write(
         conn.execute(text("SELECT count(*) FROM loa_import WHERE existed = true")).scalar_one()
     )
     new_only = "s.existed = false" if on_conflict == "skip" else "true"
+    new_tags = (
+        "EXISTS (SELECT 1 FROM loa_import s WHERE s.phone = t.phone AND s.existed = false)"
+        if on_conflict == "skip"
+        else "true"
+    )
     if on_conflict == "skip":
         run(_UPSERT.format(where="existed = false", action="NOTHING"))
     else:
         update_set = _UPDATE_SET.format(attrs_merge=_ATTRS_MERGE[dialect])
         run(_UPSERT.format(where="true", action=update_set))
     if staged.get_column("tags").list.len().sum():
-        run(_TAGS.format(where=new_only))
+        run(_TAGS.format(where=new_tags))
     if staged.get_column("c_channel").null_count() < staged.height:
         run(_CONSENTS_FROM_ROWS.format(where=new_only))
     for consent in consents:
