@@ -108,13 +108,13 @@ def _fixed(msg: Msg) -> pl.Expr:
 
 def text(raw: pl.Expr) -> pl.Expr:
     """Unicode NFC with runs of whitespace collapsed."""
-    return raw.str.normalize("NFC").str.replace_all(r"\s+", " ")
+    return raw.str.normalize("NFC").str.replace_all(r"\s{2,}|[\t\n\r\xa0]", " ")
 
 
 def name(raw: pl.Expr) -> Cleaned:
     """Full names: NFC, single spaces, and ALL-CAPS or all-lower names set in title case."""
     clean = text(raw)
-    shouted = (clean == clean.str.to_uppercase()) | (clean == clean.str.to_lowercase())
+    shouted = ~clean.str.contains(r"\p{Ll}") | ~clean.str.contains(r"\p{Lu}")
     value = pl.when(shouted).then(clean.str.to_titlecase()).otherwise(clean)
     error = pl.when(clean.str.len_chars() > 200).then(_fixed(NAME_TOO_LONG))
     return Cleaned(value, error)

@@ -175,6 +175,8 @@ def import_contacts(
     tick("read", 1, 4)
 
     frame, errors = _clean(sheet.frame, columns, now)
+    raw = sheet.frame
+    del sheet  # the raw cells are needed only for the invalid file
     tick("clean", 2, 4)
     bad_lines = errors.get_column("line").unique()
     report.invalid = bad_lines.len()
@@ -183,7 +185,7 @@ def import_contacts(
     ]
     if report.invalid:
         target = invalid_file or path.with_name(f"{path.stem}.invalid.csv")
-        _write_invalid_file(sheet.frame, errors, target)
+        _write_invalid_file(raw, errors, target)
         report.invalid_file = target
         if on_invalid == "abort":
             first = report.errors[0]
@@ -196,10 +198,11 @@ def import_contacts(
                 invalid_file=target,
             )
 
-    good = frame.filter(~pl.col(LINE).is_in(bad_lines.implode()))
-    merged = _merge_duplicates(good, on_conflict)
-    report.duplicates_in_file = good.height - merged.height
-    staged = _staging_frame(merged, source or path.name)
+    del raw
+    good = frame.lazy().filter(~pl.col(LINE).is_in(bad_lines.implode()))
+    staged = _staging_frame(_merge_duplicates(good, on_conflict), source or path.name).collect()
+    del frame  # from here on only the staged rows are held in memory
+    report.duplicates_in_file = report.rows - report.invalid - staged.height
     tick("stage", 3, 4)
 
     with _staging_area(store, staged) as conn:
@@ -296,7 +299,8 @@ def _clean(
     headers = list(dict.fromkeys(h for h, _ in checks))
     raw_copies = [pl.col(h).alias(f"_raw:{h}") for h in headers]
     errors_expr = [e.alias(f"_err{i}") for i, (_, e) in enumerate(checks)]
-    frame = work.select([LINE, *phone_cols, *values, *errors_expr, *raw_copies])
+    # Lazy, so shared sub-expressions (a cleaned column used by its check) run once, in parallel.
+    frame = work.lazy().select([LINE, *phone_cols, *values, *errors_expr, *raw_copies]).collect()
     errors = pl.concat(
         [
             frame.filter(pl.col(f"_err{i}").is_not_null()).select(
@@ -366,17 +370,14 @@ def _consent_incomplete(col: dict[str, pl.Expr]) -> pl.Expr:
 # --- merging and staging --------------------------------------------------------------------
 
 
-def _merge_duplicates(good: pl.DataFrame, on_conflict: OnConflict) -> pl.DataFrame:
+def _merge_duplicates(good: pl.LazyFrame, on_conflict: OnConflict) -> pl.LazyFrame:
     """One row per number: `skip` keeps the first, `update` lets later non-empty cells win."""
     if on_conflict == "skip":
         return good.unique(subset="phone", keep="first", maintain_order=True)
+    names = good.collect_schema().names()
     dup = pl.col("phone").is_duplicated()
-    single = good.filter(~dup)
-    repeated = good.filter(dup)
-    if repeated.height == 0:
-        return single
     aggs: list[pl.Expr] = []
-    for name in good.columns:
+    for name in names:
         if name == "phone":
             continue
         if name == LINE:
@@ -389,39 +390,19 @@ def _merge_duplicates(good: pl.DataFrame, on_conflict: OnConflict) -> pl.DataFra
             )
         else:
             aggs.append(pl.col(name).drop_nulls().last())
-    merged = repeated.group_by("phone", maintain_order=True).agg(aggs).select(good.columns)
-    return pl.concat([single, merged]).sort(LINE)
+    merged = good.filter(dup).group_by("phone", maintain_order=True).agg(aggs).select(names)
+    return pl.concat([good.filter(~dup), merged])
 
 
-STAGE_COLUMNS = (
-    "phone",
-    "name",
-    "given_name",
-    "email",
-    "gender",
-    "birthday",
-    "birth_mmdd",
-    "province",
-    "carrier",
-    "phone_type",
-    "legacy_converted",
-    "attrs",
-    "source",
-    "c_channel",
-    "c_purpose",
-    "c_method",
-    "c_evidence",
-    "c_given_at",
-)
-
-
-def _staging_frame(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+def _staging_frame(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
     """The exact columns of the staging table, as text the store parses identically."""
+    names = frame.collect_schema().names()
+    present = set(names)
 
     def opt(name: str, dtype: type[pl.DataType] = pl.Utf8) -> pl.Expr:
-        return pl.col(name) if name in frame.columns else pl.lit(None, dtype=dtype)
+        return pl.col(name) if name in present else pl.lit(None, dtype=dtype)
 
-    attr_cols = [c for c in frame.columns if c.startswith("attr:")]
+    attr_cols = [c for c in names if c.startswith("attr:")]
     if attr_cols:
         pieces = [
             pl.when(pl.col(c).is_not_null()).then(
@@ -542,7 +523,7 @@ INSERT INTO contacts (workspace_id, phone, name, given_name, email, gender, birt
     created_at, updated_at)
 SELECT :ws, phone, name, given_name, email, gender, birthday, birth_mmdd, province, carrier,
     phone_type, legacy_converted, attrs, source, false, :now, :now
-FROM loa_import WHERE {where}
+FROM loa_import WHERE {where} ORDER BY phone
 ON CONFLICT (workspace_id, phone) DO {action}
 """
 _UPDATE_SET = """UPDATE SET

@@ -110,14 +110,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
         sa.UniqueConstraint("workspace_id", "phone", name="uq_contacts_workspace_phone"),
     )
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_contacts_workspace_birth", ["workspace_id", "birth_mmdd"], unique=False
-        )
-        batch_op.create_index(
-            "ix_contacts_workspace_created", ["workspace_id", "created_at"], unique=False
-        )
-
     op.create_table(
         "segments",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -331,10 +323,6 @@ def downgrade() -> None:
     op.drop_table("consents")
     op.drop_table("channel_states")
     op.drop_table("segments")
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.drop_index("ix_contacts_workspace_created")
-        batch_op.drop_index("ix_contacts_workspace_birth")
-
     op.drop_table("contacts")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_workspace_at")
