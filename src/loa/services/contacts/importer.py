@@ -27,7 +27,7 @@ from loa.i18n import LoaError, Msg, current_lang
 from loa.services.audit import record
 from loa.services.contacts import cleaning
 from loa.services.contacts.columns import ColumnMap, map_columns
-from loa.services.contacts.reading import LINE, read_sheet
+from loa.services.contacts.reading import LINE, read_sheet, trimmed
 from loa.store.db import Store
 from loa.store.tables import UtcDateTime
 
@@ -199,14 +199,20 @@ def import_contacts(
             )
 
     del raw
-    good = frame.lazy().filter(~pl.col(LINE).is_in(bad_lines.implode()))
-    staged = _staging_frame(_merge_duplicates(good, on_conflict), source or path.name).collect()
+    good = (
+        frame.lazy()
+        .filter(~pl.col(LINE).is_in(bad_lines.implode()))
+        .drop(LINE, "_valid", "_reason", "phone_type")  # every good row is a mobile
+        # In number order, so the contacts index later grows at its end instead of all over.
+        .sort("phone")
+    )
+    staged = _one_row_per_number(good, on_conflict).collect()
     del frame  # from here on only the staged rows are held in memory
     report.duplicates_in_file = report.rows - report.invalid - staged.height
     tick("stage", 3, 4)
 
     with _staging_area(store, staged) as conn:
-        existed = _write(conn, store, staged, on_conflict, consents or [], now)
+        existed = _write(conn, store, staged, on_conflict, consents or [], now, source or path.name)
         new = staged.height - existed
         report.imported = new
         if on_conflict == "update":
@@ -230,10 +236,26 @@ def import_contacts(
 # --- cleaning -------------------------------------------------------------------------------
 
 
+CLEAN_ROWS = 200_000
+
+
 def _clean(
     raw: pl.DataFrame, columns: ColumnMap, now: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Clean every mapped column; return the clean frame and a long frame of row errors."""
+    """Clean every mapped column; return the clean frame and a long frame of row errors.
+
+    Every rule is per row, so the work goes in slices: the temporaries stay small.
+    """
+    parts = [
+        _clean_slice(trimmed(raw.slice(offset, CLEAN_ROWS)), columns, now)
+        for offset in range(0, raw.height, CLEAN_ROWS)
+    ]
+    return pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
+
+
+def _clean_slice(
+    raw: pl.DataFrame, columns: ColumnMap, now: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     fields = columns.fields
     phone_header = fields["phone"]
     phones = normalize_column(raw.get_column(phone_header))
@@ -370,19 +392,18 @@ def _consent_incomplete(col: dict[str, pl.Expr]) -> pl.Expr:
 # --- merging and staging --------------------------------------------------------------------
 
 
-def _merge_duplicates(good: pl.LazyFrame, on_conflict: OnConflict) -> pl.LazyFrame:
-    """One row per number: `skip` keeps the first, `update` lets later non-empty cells win."""
+def _one_row_per_number(good: pl.LazyFrame, on_conflict: OnConflict) -> pl.LazyFrame:
+    """Staging rows, one per number: `skip` keeps the first copy of a number, `update` merges
+    the copies, later non-empty cells winning and tags added up."""
     if on_conflict == "skip":
-        return good.unique(subset="phone", keep="first", maintain_order=True)
+        return _staging_frame(good.unique(subset="phone", keep="first", maintain_order=True))
     names = good.collect_schema().names()
     dup = pl.col("phone").is_duplicated()
     aggs: list[pl.Expr] = []
     for name in names:
         if name == "phone":
             continue
-        if name == LINE:
-            aggs.append(pl.col(LINE).first())
-        elif name == "tags":
+        if name == "tags":
             aggs.append(
                 pl.col("tags")
                 .list.explode(keep_nulls=False, empty_as_null=False)
@@ -391,10 +412,11 @@ def _merge_duplicates(good: pl.LazyFrame, on_conflict: OnConflict) -> pl.LazyFra
         else:
             aggs.append(pl.col(name).drop_nulls().last())
     merged = good.filter(dup).group_by("phone", maintain_order=True).agg(aggs).select(names)
-    return pl.concat([good.filter(~dup), merged])
+    # Most numbers appear once: their rows go straight to staging without an extra copy.
+    return pl.concat([_staging_frame(good.filter(~dup)), _staging_frame(merged)])
 
 
-def _staging_frame(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
+def _staging_frame(frame: pl.LazyFrame) -> pl.LazyFrame:
     """The exact columns of the staging table, as text the store parses identically."""
     names = frame.collect_schema().names()
     present = set(names)
@@ -432,10 +454,9 @@ def _staging_frame(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
         cleaning.birth_mmdd(birthday).alias("birth_mmdd"),
         opt("province").alias("province"),
         pl.col("carrier"),
-        pl.col("phone_type"),
         pl.col("legacy_converted"),
         attrs.alias("attrs"),
-        pl.coalesce(opt("source"), pl.lit(source)).alias("source"),
+        opt("source").alias("source"),  # the file's name when null, bound once in SQL
         opt("consent_channel").alias("c_channel"),
         opt("consent_purpose").alias("c_purpose"),
         opt("consent_method").alias("c_method"),
@@ -452,7 +473,7 @@ def _staging_frame(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
 _PG_STAGE_DDL = (
     "CREATE TEMP TABLE loa_import (phone text PRIMARY KEY, name text, given_name text, "
     "email text, gender text, birthday date, birth_mmdd smallint, province text, "
-    "carrier text, phone_type text, legacy_converted boolean, attrs jsonb, source text, "
+    "carrier text, legacy_converted boolean, attrs jsonb, source text, "
     "c_channel text, c_purpose text, c_method text, c_evidence text, "
     "c_given_at timestamp, existed boolean NOT NULL DEFAULT false) ON COMMIT DROP",
     "CREATE TEMP TABLE loa_import_tags (phone text, tag text) ON COMMIT DROP",
@@ -504,8 +525,6 @@ def _staging_area(store: Store, staged: pl.DataFrame) -> Iterator[Connection]:
                 "loa_import", connection=adbc, engine="adbc"
             )
             tag_rows.write_database("loa_import_tags", connection=adbc, engine="adbc")
-            with adbc.cursor() as cur:
-                cur.execute("CREATE UNIQUE INDEX loa_import_phone ON loa_import (phone)")
             adbc.commit()
         with store.engine.connect() as conn:
             # ATTACH must precede the first write: sqlite3 opens its transaction lazily.
@@ -522,8 +541,8 @@ INSERT INTO contacts (workspace_id, phone, name, given_name, email, gender, birt
     birth_mmdd, province, carrier, phone_type, legacy_converted, attrs, source, dnc,
     created_at, updated_at)
 SELECT :ws, phone, name, given_name, email, gender, birthday, birth_mmdd, province, carrier,
-    phone_type, legacy_converted, attrs, source, false, :now, :now
-FROM loa_import WHERE {where} ORDER BY phone
+    'mobile', legacy_converted, attrs, COALESCE(source, :source), false, :now, :now
+FROM loa_import WHERE {where}
 ON CONFLICT (workspace_id, phone) DO {action}
 """
 _UPDATE_SET = """UPDATE SET
@@ -558,7 +577,7 @@ _CONSENTS_FROM_ROWS = """
 INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, evidence, given_at,
     source, created_at)
 SELECT :ws, c.id, s.c_channel, s.c_purpose, s.c_method, s.c_evidence,
-    COALESCE(s.c_given_at, :now), s.source, :now
+    COALESCE(s.c_given_at, :now), COALESCE(s.source, :source), :now
 FROM loa_import s CROSS JOIN contacts c
 WHERE c.workspace_id = :ws AND c.phone = s.phone AND s.c_channel IS NOT NULL AND {where}
 AND NOT EXISTS (
@@ -570,7 +589,7 @@ _CONSENTS_FOR_FILE = """
 INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, evidence, given_at,
     source, created_at)
 SELECT :ws, c.id, CAST(:channel AS TEXT), CAST(:purpose AS TEXT), CAST(:method AS TEXT),
-    CAST(:evidence AS TEXT), :given_at, s.source, :now
+    CAST(:evidence AS TEXT), :given_at, COALESCE(s.source, CAST(:source AS TEXT)), :now
 FROM loa_import s CROSS JOIN contacts c
 WHERE c.workspace_id = :ws AND c.phone = s.phone AND {where} AND NOT EXISTS (
     SELECT 1 FROM consents k WHERE k.contact_id = c.id AND k.channel = CAST(:channel AS TEXT)
@@ -586,11 +605,12 @@ def _write(
     on_conflict: OnConflict,
     consents: list[FileConsent],
     now: datetime,
+    source: str,
 ) -> int:
     """Stage and merge; returns how many staged numbers were already in the book."""
     dialect = store.dialect
     times = [bindparam("now", type_=UtcDateTime), bindparam("given_at", type_=UtcDateTime)]
-    ws = {"ws": store.workspace_id, "now": now}
+    ws = {"ws": store.workspace_id, "now": now, "source": source}
 
     def run(sql: str, **params: Any) -> int:
         stmt = text(sql).bindparams(*[b for b in times if f":{b.key}" in sql])
@@ -605,7 +625,7 @@ def _write(
     )
     new_only = "s.existed = false" if on_conflict == "skip" else "true"
     new_tags = (
-        "EXISTS (SELECT 1 FROM loa_import s WHERE s.phone = t.phone AND s.existed = false)"
+        "t.phone NOT IN (SELECT s.phone FROM loa_import s WHERE s.existed = true)"
         if on_conflict == "skip"
         else "true"
     )

@@ -69,17 +69,27 @@ class Sheet:
         return [c for c in self.frame.columns if c != LINE]
 
 
+def _is_utf8(raw: bytes, chunk: int = 1 << 20) -> bool:
+    # Decoding the whole file at once would hold a str up to 4x its size; check in slices.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for offset in range(0, len(raw), chunk):
+            decoder.decode(view[offset : offset + chunk], final=False)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def detect_encoding(raw: bytes) -> tuple[str, bool]:
     """The text encoding of `raw` and whether it is a legacy (non-Unicode) one."""
     if raw.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", False
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", False
-    try:
-        raw.decode("utf-8")
+    if _is_utf8(raw):
         return "utf-8", False
-    except UnicodeDecodeError:
-        pass
     best = from_bytes(raw[:200_000], cp_isolation=_LEGACY_CANDIDATES).best()
     return (best.encoding if best else "cp1258"), True
 
@@ -151,15 +161,24 @@ def _with_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
         if header in seen:
             raise LoaError(DUPLICATE_HEADER, header=header)
         seen.add(header)
-    frame = frame.rename(dict(zip(frame.columns, headers, strict=True)))
-    frame = frame.with_columns(
-        [pl.col(h).str.strip_chars().replace("", None) for h in headers]
-    ).with_row_index(LINE, offset=2)
-    # Rows that are blank everywhere are gaps in the sheet, not customers.
-    frame = frame.filter(~pl.all_horizontal([pl.col(h).is_null() for h in headers]))
+    # Rows that are blank everywhere are gaps in the sheet, not customers. Cells are trimmed
+    # later, slice by slice (see `trimmed`): a trimmed copy of the whole sheet costs memory.
+    blank = [pl.col(h).is_null() | pl.col(h).str.contains(r"^\s*$") for h in headers]
+    frame = (
+        frame.rename(dict(zip(frame.columns, headers, strict=True)))
+        .with_row_index(LINE, offset=2)
+        .filter(~pl.all_horizontal(blank))
+    )
     if frame.height == 0:
         raise LoaError(EMPTY_FILE, path=path)
     return frame
+
+
+def trimmed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cells without surrounding whitespace, and empty cells as null."""
+    return frame.with_columns(
+        pl.col(h).str.strip_chars().replace("", None) for h in frame.columns if h != LINE
+    )
 
 
 def read_sheet(path: Path) -> Sheet:
