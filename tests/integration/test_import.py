@@ -336,3 +336,13 @@ def test_cli_import_prints_the_json_summary_and_audits(db_url: str, tmp_path: Pa
     assert summary["invalid_file"] == str(tmp_path / "khach.invalid.csv")
     result = CliRunner().invoke(app, ["--db", db_url, "contacts", "count"])
     assert result.stdout.strip() == "2 khách hàng."
+
+
+def test_decomposed_accents_are_composed(store: Store, tmp_path: Path) -> None:
+    body = unicodedata.normalize(
+        "NFD", "sdt,Họ tên,Tỉnh/Thành\n0912345678,Nguyễn Thị Ánh,Đắk Lắk\n"
+    )
+    import_contacts(store, write(tmp_path, body), now=NOW)
+    anh = book(store)["+84912345678"]
+    assert (anh["name"], anh["given_name"], anh["province"]) == ("Nguyễn Thị Ánh", "Ánh", "Đắk Lắk")
+    assert unicodedata.is_normalized("NFC", str(anh["name"]))

@@ -107,8 +107,8 @@ def _fixed(msg: Msg) -> pl.Expr:
 
 
 def text(raw: pl.Expr) -> pl.Expr:
-    """Unicode NFC with runs of whitespace collapsed."""
-    return raw.str.normalize("NFC").str.replace_all(r"\s{2,}|[\t\n\r\xa0]", " ")
+    """Runs of whitespace collapsed (cells arrive trimmed and in NFC: see reading.trimmed)."""
+    return raw.str.replace_all(r"\s{2,}|[\t\n\r\xa0]", " ")
 
 
 def name(raw: pl.Expr) -> Cleaned:
@@ -181,7 +181,7 @@ def birth_mmdd(day: pl.Expr) -> pl.Expr:
 
 def tags(raw: pl.Expr) -> pl.Expr:
     """'vip; hội viên , ' -> ['vip', 'hội viên']."""
-    item = pl.element().str.strip_chars().str.normalize("NFC").str.slice(0, 64)
+    item = pl.element().str.strip_chars().str.slice(0, 64)
     return (
         raw.str.replace_all(",", ";")
         .str.split(";")

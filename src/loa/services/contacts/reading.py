@@ -175,10 +175,16 @@ def _with_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 
 def trimmed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cells without surrounding whitespace, and empty cells as null."""
-    return frame.with_columns(
-        pl.col(h).str.strip_chars().replace("", None) for h in frame.columns if h != LINE
-    )
+    """Cells without surrounding whitespace, empty cells as null, text in Unicode NFC."""
+    headers = [h for h in frame.columns if h != LINE]
+    out = frame.with_columns(pl.col(h).str.strip_chars().replace("", None) for h in headers)
+    # Decomposed accents (macOS, legacy code pages) are rare; composing costs half a second
+    # per million cells, so only columns that carry a combining mark pay for it.
+    marked = out.select(pl.col(h).str.contains(r"\p{M}").any() for h in headers).row(0)
+    decomposed = [h for h, has_mark in zip(headers, marked, strict=True) if has_mark]
+    if decomposed:
+        out = out.with_columns(pl.col(h).str.normalize("NFC") for h in decomposed)
+    return out
 
 
 def read_sheet(path: Path) -> Sheet:
