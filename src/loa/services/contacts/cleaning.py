@@ -161,9 +161,18 @@ def parse_date(raw: pl.Expr) -> pl.Expr:
     )
 
 
-def birthday(raw: pl.Expr, today: date) -> Cleaned:
-    """A real date between 1900 and today."""
-    parsed = parse_date(raw)
+def parse_dates(values: pl.Series) -> pl.Series:
+    """`parse_date` for a whole column, trying the other formats only where dd/mm/yyyy fails."""
+    parsed = values.str.strptime(pl.Date, "%d/%m/%Y", strict=False)
+    missed = (parsed.is_null() & values.is_not_null()).arg_true()
+    if missed.len():
+        retry = pl.select(parse_date(pl.lit(values.gather(missed)))).to_series()
+        parsed = parsed.scatter(missed, retry)
+    return parsed
+
+
+def birthday(raw: pl.Expr, parsed: pl.Expr, today: date) -> Cleaned:
+    """A real date between 1900 and today; `parsed` is `raw` through `parse_dates`."""
     in_range = parsed.is_between(date(1900, 1, 1), today)
     error = (
         pl.when(raw.is_not_null() & parsed.is_null())
