@@ -271,8 +271,8 @@ def _clean_slice(
     )
     work = pl.concat([raw, phones], how="horizontal")
     if "birthday" in fields:
-        parsed = cleaning.parse_dates(raw.get_column(fields["birthday"]))
-        work = work.with_columns(parsed.alias(BIRTHDAY_PARSED))
+        birthdays = cleaning.parse_dates(raw.get_column(fields["birthday"]))
+        work = work.with_columns(birthdays.alias(BIRTHDAY_PARSED))
     checks: list[tuple[str, pl.Expr]] = [(phone_header, _phone_error())]
     values: list[pl.Expr] = []
     today = now.date()
