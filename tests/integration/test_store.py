@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 from typer.testing import CliRunner
 
@@ -34,3 +35,12 @@ def test_loa_init_creates_the_store_file(tmp_path) -> None:  # type: ignore[no-u
     assert result.exit_code == 0, result.output
     assert "Cơ sở dữ liệu sẵn sàng" in result.output
     assert db.exists()
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+
+    from loa.store.tables import metadata
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
