@@ -85,7 +85,9 @@ EFFECTS: dict[str, Msg] = {
     "duplicate": Msg(
         "sample.effect.duplicate", "gộp với dòng trước", "merged into the earlier row"
     ),
-    "invalid_date": Msg("sample.effect.invalid_date", "bỏ ngày sinh", "birthday dropped"),
+    "invalid_date": Msg(
+        "sample.effect.invalid_date", "bị loại (sửa ngày)", "rejected (fix the date)"
+    ),
 }
 
 

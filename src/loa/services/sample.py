@@ -625,7 +625,7 @@ def damage_contacts(
 ) -> tuple[pl.DataFrame, dict[str, list[int]], dict[int, int]]:
     """The contacts with --messy damage; the 1-based rows of each kind; duplicate row -> source.
 
-    A row gets at most one kind. Rows that lose their number (invalid or duplicate) are
+    A row gets at most one kind. Rows the importer keeps out (invalid or duplicate) are
     customers without orders, so every order still names a contact an importer keeps.
     """
     n = contacts.height
@@ -646,7 +646,7 @@ def damage_contacts(
         if kind == "fullwidth" and encoding == "cp1258":
             count = 0  # Windows-1258 has no full-width digits
         ok = ~taken
-        if effect in ("invalid_phone", "duplicate"):
+        if effect in ("invalid_phone", "duplicate", "invalid_date"):
             ok &= ~buyer
         if kind == "duplicate":
             ok &= not_first
