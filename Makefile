@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/phones.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/segments.py
+	$(BIN)/python bench/text.py
 
 clean:
 	rm -rf $(VENV) loa.db loa.db-wal loa.db-shm demo-data .pytest_cache .mypy_cache .ruff_cache
