@@ -229,8 +229,19 @@ def import_contacts(
             now=now,
         )
         conn.commit()
+    _refresh_planner_statistics(store)
     tick("write", 4, 4)
     return report
+
+
+def _refresh_planner_statistics(store: Store) -> None:
+    """Without statistics SQLite walks the workspace index row by row for every segment
+    filter (seconds at 1M contacts); a sampled ANALYZE costs milliseconds."""
+    if store.dialect != "sqlite":
+        return  # PostgreSQL's autovacuum keeps its own statistics
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE contacts")
 
 
 # --- cleaning -------------------------------------------------------------------------------

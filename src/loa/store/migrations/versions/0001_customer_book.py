@@ -293,10 +293,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_events_contact_type_time", ["contact_id", "type", "occurred_at"], unique=False
+            "ix_events_contact_type_time",
+            ["contact_id", "type", "occurred_at", "value_vnd", "workspace_id"],
+            unique=False,
         )
         batch_op.create_index(
-            "ix_events_workspace_type_time", ["workspace_id", "type", "occurred_at"], unique=False
+            "ix_events_workspace_type_time",
+            ["workspace_id", "type", "occurred_at", "contact_id", "value_vnd"],
+            unique=False,
         )
 
     # ### end Alembic commands ###
