@@ -8,10 +8,8 @@ already stored is skipped and counted as a duplicate, so a file can be imported 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 from sqlalchemy import Connection, select
 from sqlalchemy import text as sql_text
@@ -29,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from loa.domain.phones import normalize_column, parse_phone
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.stats import PURCHASE_TYPES, refresh_stats
+from loa.store.bulk import attached_scratch, copy_rows
 from loa.store.db import Store
 from loa.store.tables import contacts, events
 
@@ -629,38 +627,15 @@ def _staged(rows: pl.DataFrame) -> pl.DataFrame:
 
 @contextmanager
 def _staging_area(conn: Connection, rows: pl.DataFrame) -> Iterator[None]:
-    """Makes `rows` readable by `conn` as a staging table, without a Python object per row.
-
-    SQLite: ADBC writes the Arrow columns into a scratch file that `conn` attaches (before
-    its first write: sqlite3 opens its transaction lazily). PostgreSQL: COPY into a
-    temporary table that goes away with the transaction."""
+    """Makes `rows` readable by `conn` as a staging table, without a Python object per row:
+    COPY into a temporary table on PostgreSQL, an attached scratch file on SQLite."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(_PG_STAGE_DDL)
-        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        numbered = rows.with_row_index("seq")
-        columns = ", ".join(numbered.columns)
-        with cursor.copy(f"COPY loa_events_stage ({columns}) FROM STDIN (FORMAT csv)") as copy:
-            for start in range(0, numbered.height, BATCH_ROWS):
-                buffer = io.BytesIO()
-                numbered.slice(start, BATCH_ROWS).write_csv(
-                    buffer, include_header=False, null_value=""
-                )
-                copy.write(buffer.getvalue())
+        copy_rows(conn, "loa_events_stage", rows.with_row_index("seq"))
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="loa-events-") as scratch:
-        stage = Path(scratch) / "stage.db"
-        with adbc_sqlite.connect(str(stage), autocommit=True) as adbc:
-            with adbc.cursor() as cur:  # scratch data: no journal, no fsync
-                cur.execute("PRAGMA journal_mode=OFF")
-                cur.execute("PRAGMA synchronous=OFF")
-            rows.write_database("staged", connection=adbc, engine="adbc")
-        conn.exec_driver_sql("ATTACH DATABASE ? AS loa_events_stage", (str(stage),))
-        try:
-            yield
-        finally:
-            conn.rollback()  # a no-op after the caller's commit; DETACH needs no transaction
-            conn.exec_driver_sql("DETACH DATABASE loa_events_stage")
+    with attached_scratch(conn, "loa_events_stage", {"staged": rows}):
+        yield
 
 
 def _insert_staged(

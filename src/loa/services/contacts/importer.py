@@ -8,8 +8,6 @@ INSERT … SELECT … ON CONFLICT per table, which both SQLite and PostgreSQL ru
 
 from __future__ import annotations
 
-import io
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 from sqlalchemy import Connection, bindparam, text
 
@@ -28,6 +25,7 @@ from loa.services.audit import record
 from loa.services.contacts import cleaning
 from loa.services.contacts.columns import ColumnMap, map_columns
 from loa.services.contacts.reading import LINE, read_sheet, trimmed
+from loa.store.bulk import attached_scratch, copy_rows
 from loa.store.db import Store
 from loa.store.tables import UtcDateTime
 
@@ -498,21 +496,6 @@ _PG_STAGE_DDL = (
 )
 
 
-def _batches(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
-    for offset in range(0, frame.height, BATCH_ROWS):
-        yield frame.slice(offset, BATCH_ROWS)
-
-
-def _copy_pg(conn: Connection, table: str, frame: pl.DataFrame) -> None:
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cols = ", ".join(frame.columns)
-    with cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-        for batch in _batches(frame):
-            buffer = io.BytesIO()
-            batch.write_csv(buffer, include_header=False, null_value="")
-            copy.write(buffer.getvalue())
-
-
 def _split_tags(staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     rows = staged.drop("tags")
     tag_rows = (
@@ -525,35 +508,20 @@ def _split_tags(staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _staging_area(store: Store, staged: pl.DataFrame) -> Iterator[Connection]:
     """A connection in an open transaction that sees the rows as `loa_import(_tags)`."""
     rows, tag_rows = _split_tags(staged)
-    if store.dialect == "postgresql":
-        with store.engine.connect() as conn:
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
             for ddl in _PG_STAGE_DDL:
                 conn.exec_driver_sql(ddl)
-            _copy_pg(conn, "loa_import", rows)
-            _copy_pg(conn, "loa_import_tags", tag_rows)
+            copy_rows(conn, "loa_import", rows)
+            copy_rows(conn, "loa_import_tags", tag_rows)
             yield conn
-        return
-    # SQLite: binding a million rows through the sqlite3 module costs seconds of Python
-    # objects; ADBC writes the Arrow columns straight into a scratch database file, which the
-    # import's connection attaches and reads with plain SQL.
-    with tempfile.TemporaryDirectory(prefix="loa-import-") as scratch:
-        stage = Path(scratch) / "stage.db"
-        with adbc_sqlite.connect(str(stage), autocommit=True) as adbc:
-            with adbc.cursor() as cur:  # scratch data: no journal, no fsync
-                cur.execute("PRAGMA journal_mode=OFF")
-                cur.execute("PRAGMA synchronous=OFF")
-            rows.with_columns(pl.lit(0, dtype=pl.Int8).alias("existed")).write_database(
-                "loa_import", connection=adbc, engine="adbc"
-            )
-            tag_rows.write_database("loa_import_tags", connection=adbc, engine="adbc")
-        with store.engine.connect() as conn:
-            # ATTACH must precede the first write: sqlite3 opens its transaction lazily.
-            conn.exec_driver_sql("ATTACH DATABASE ? AS loa_stage", (str(stage),))
-            try:
-                yield conn
-            finally:
-                conn.rollback()  # a no-op after the caller's commit
-                conn.exec_driver_sql("DETACH DATABASE loa_stage")
+            return
+        scratch = {
+            "loa_import": rows.with_columns(pl.lit(0, dtype=pl.Int8).alias("existed")),
+            "loa_import_tags": tag_rows,
+        }
+        with attached_scratch(conn, "loa_stage", scratch):
+            yield conn
 
 
 _UPSERT = """
