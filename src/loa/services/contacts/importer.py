@@ -33,7 +33,6 @@ OnConflict = Literal["update", "skip"]
 OnInvalid = Literal["quarantine", "abort"]
 Progress = Callable[[str, int, int], None]
 
-BATCH_ROWS = 50_000
 
 NOT_MOBILE = Msg(
     "import.not_mobile",
