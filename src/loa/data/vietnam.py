@@ -296,31 +296,6 @@ def carrier_by_prefix(phone: str) -> str | None:
     return None
 
 
-# The 2018 conversion of 11-digit numbers: old leading four digits -> new leading three.
-LEGACY_PREFIXES: Final[dict[str, str]] = {
-    "0162": "032",
-    "0163": "033",
-    "0164": "034",
-    "0165": "035",
-    "0166": "036",
-    "0167": "037",
-    "0168": "038",
-    "0169": "039",
-    "0120": "070",
-    "0121": "079",
-    "0122": "077",
-    "0126": "076",
-    "0128": "078",
-    "0123": "083",
-    "0124": "084",
-    "0125": "085",
-    "0127": "081",
-    "0129": "082",
-    "0186": "056",
-    "0188": "058",
-    "0199": "059",
-}
-
 # Landline area codes as written with the trunk 0, and how many subscriber digits follow.
 LANDLINE_AREAS: Final[tuple[tuple[str, int], ...]] = (
     ("024", 8),  # Hà Nội

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from loa.domain.names import fold_accents
 from loa.domain.phones import normalize_column, parse_phone
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.stats import PURCHASE_TYPES, refresh_stats
@@ -276,8 +276,7 @@ def record_event(
 
 def _header_key(header: str) -> str:
     """A header as compared with the aliases: lower case, no accents, one space between words."""
-    lowered = header.strip().lower().replace("đ", "d")
-    bare = "".join(c for c in unicodedata.normalize("NFD", lowered) if not unicodedata.combining(c))
+    bare = fold_accents(header.strip().lower())
     return " ".join(re.split(r"[\s_\-./]+", bare)).strip()
 
 

@@ -25,6 +25,8 @@ from typing import Any, Final, Literal, get_args
 import polars as pl
 
 from loa.data import vietnam as vn
+from loa.domain.names import fold_accents
+from loa.domain.phones import LEGACY_PREFIXES
 from loa.i18n import Msg
 
 Encoding = Literal["utf-8", "utf-8-sig", "utf-16", "cp1258"]
@@ -185,8 +187,7 @@ def _weighted_index(u: pl.Series, weights: Sequence[float]) -> pl.Series:
 
 
 def _ascii(word: str) -> str:
-    folded = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
-    return "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    return fold_accents(word).lower()
 
 
 _NAME_WORDS: Final = sorted(
@@ -566,7 +567,8 @@ _ONE_OF_EACH_FROM_ROWS: Final = 200
 _TINY_DAMAGE_SHARE: Final = 0.09
 
 _FULLWIDTH: Final = str.maketrans("0123456789", "０１２３４５６７８９")
-_NEW_TO_LEGACY: Final = {new: old for old, new in vn.LEGACY_PREFIXES.items()}
+# "032" -> "0162": the 2018 table read backwards, from the phone rules that convert it.
+_NEW_TO_LEGACY: Final = {f"0{new}": f"0{old}" for old, new in LEGACY_PREFIXES.items()}
 _NOT_A_NUMBER: Final = ("abc", "không có", "chưa cập nhật", "N/A", "xxx")
 _DUPLICATE_FORMS: Final = ("intl_spaced", "intl_plain", "dotted", "stripped_zero")
 

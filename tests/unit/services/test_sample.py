@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 from loa.cli import app
 from loa.data import vietnam as vn
+from loa.domain.phones import LEGACY_PREFIXES
 from loa.i18n import LoaError
 from loa.services import sample as svc
 
@@ -85,8 +86,8 @@ def _normalise(text: str) -> str | None:
         digits = "0" + digits[2:]
     elif len(digits) == 9:
         digits = "0" + digits
-    elif len(digits) == 11 and digits[:4] in vn.LEGACY_PREFIXES:
-        digits = vn.LEGACY_PREFIXES[digits[:4]] + digits[4:]
+    elif len(digits) == 11 and digits[1:4] in LEGACY_PREFIXES:
+        digits = "0" + LEGACY_PREFIXES[digits[1:4]] + digits[4:]
     return digits if len(digits) == 10 and _is_vn_mobile(digits) else None
 
 
