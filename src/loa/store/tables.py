@@ -221,3 +221,200 @@ audit_log = Table(
     Column("details", Json),
     Index("ix_audit_log_workspace_at", "workspace_id", "at"),
 )
+
+# --- Composition and compliance (issues 4 and 5) --------------------------------------------
+
+# A registered sender name. Messages under it may link only to its verified https domains.
+brandnames = Table(
+    "brandnames",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(11), nullable=False),
+    Column("domains", Json, nullable=False, comment="verified link domains, e.g. ['shop.vn']"),
+    Column("carriers", Json, comment="carriers it is registered with; null means all"),
+    Column("registered_on", Date),
+    Column("expires_on", Date, comment="registrations last 3 years"),
+    Column("optout_keyword", String(16), comment="SMS refusal keyword, e.g. TC"),
+    Column("optout_shortcode", String(16), comment="where the keyword is sent"),
+    Column("hotline", String(20), comment="refusal by call"),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("workspace_id", "name", name="uq_brandnames_workspace_name"),
+)
+
+message_templates = Table(
+    "message_templates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("class", String(8), nullable=False, comment="qc / cskh / public"),
+    Column("otp", Boolean, nullable=False, server_default=text("false")),
+    Column("text", Text, nullable=False),
+    Column("approved", Boolean, nullable=False, server_default=text("false")),
+    Column("approved_carriers", Json, comment="carriers that approved it; null means all"),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("workspace_id", "name", name="uq_message_templates_workspace_name"),
+)
+
+dnc_imports = Table(
+    "dnc_imports",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("list_date", Date, nullable=False, comment="the date the list was published"),
+    Column("numbers", Integer, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False, default=_now),
+)
+
+# The national do-not-advertise list (numbers that texted "DK DNC" to 5656).
+dnc_numbers = Table(
+    "dnc_numbers",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
+    Column("phone", String(20), primary_key=True, comment="E.164"),
+    Column("import_id", Id, ForeignKey("dnc_imports.id"), nullable=False),
+)
+
+# Refusals received (reply keyword, hotline, API). Kept at least a year; never deleted on erase.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("phone", String(20), nullable=False, comment="E.164"),
+    Column("channel", String(8), nullable=False, server_default="sms"),
+    Column("scope", String(8), nullable=False, comment="all (every QC) / brand (one brandname)"),
+    Column("brandname", String(11)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("source", String(16), nullable=False, comment="sms / webhook / cli / api / hotline"),
+    Column("text", Text, comment="the reply as received"),
+    Column("confirmation_id", Id, comment="the outbox row confirming it, sent once"),
+    Column("revoked_at", UtcDateTime, comment="opted back in (START, or new consent)"),
+    Index("ix_opt_outs_workspace_phone", "workspace_id", "phone"),
+)
+
+# Lifts a limit the law allows "unless otherwise agreed", for one person.
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("rule", String(32), nullable=False, comment="e.g. frequency_cap, quiet_hours"),
+    Column("value", Json, comment="the agreed limit, e.g. {'max_per_24h': 5}"),
+    Column("evidence", Text, nullable=False),
+    Column("given_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Index("ix_agreements_workspace_phone", "workspace_id", "phone"),
+)
+
+# The one registration SMS (DKQC…) a number may ever get, and its answer.
+registration_requests = Table(
+    "registration_requests",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
+    Column("phone", String(20), primary_key=True),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("answer", String(8), comment="accept / refuse; null while unanswered"),
+    Column("answered_at", UtcDateTime),
+)
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("to", String(20), comment="short code or brandname it was sent to"),
+    Column("text", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("provider_id", String(128), comment="the provider's message id, for dedup"),
+    Column("intent", String(8), comment="opt_out / opt_in / help / none"),
+    Column("handled_at", UtcDateTime),
+    UniqueConstraint("workspace_id", "source", "provider_id", name="uq_inbound_provider"),
+)
+
+# The outbox: one row per message Loa will send or has decided not to. It is the queue and the
+# record of truth; `idempotency_key` (e.g. "c12:4711" = campaign 12, contact 4711) makes
+# re-planning and retries find the row they already wrote instead of writing a second one.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("idempotency_key", String(160), nullable=False),
+    Column("campaign_id", Id, comment="null for transactional and confirmation messages"),
+    Column("contact_id", Id, comment="null when the number is not in the book"),
+    Column("phone", String(20), nullable=False, comment="E.164 (or the address for email)"),
+    Column("channel", String(8), nullable=False, server_default="sms"),
+    Column("class", String(12), nullable=False, comment="qc / cskh / public / confirmation"),
+    Column("sender", String(64), comment="brandname, or the From address"),
+    Column("variant", String(16)),
+    Column("text", Text),
+    Column("encoding", String(8)),
+    Column("parts", SmallInteger),
+    Column("carrier", String(16)),
+    Column("route", String(64)),
+    Column("price_vnd", Integer),
+    Column("decision", String(8), nullable=False, comment="send / defer / suppress"),
+    Column("reasons", Json, comment="reason codes behind the decision"),
+    Column("scheduled_at", UtcDateTime),
+    Column(
+        "status",
+        String(12),
+        nullable=False,
+        comment="planned / queued / submitted / delivered / undelivered / failed / expired / "
+        "suppressed / cancelled",
+    ),
+    Column("attempts", SmallInteger, nullable=False, server_default=text("0")),
+    Column("lease_until", UtcDateTime),
+    Column("leased_by", String(64)),
+    Column("provider_id", String(128), comment="the provider's message id"),
+    Column("error", Text),
+    Column("submitted_at", UtcDateTime),
+    Column("done_at", UtcDateTime, comment="delivered, failed, expired or cancelled"),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("workspace_id", "idempotency_key", name="uq_outbox_workspace_key"),
+    Index("ix_outbox_campaign", "campaign_id", "status"),
+    Index("ix_outbox_due", "status", "scheduled_at"),
+    # Frequency caps read a workspace's recent QC sends per number from this index alone.
+    Index("ix_outbox_history", "workspace_id", "class", "submitted_at", "phone"),
+)
+
+# Per-recipient short codes for tracked links; the redirect resolves them without a workspace.
+short_links = Table(
+    "short_links",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("destination", Text, nullable=False, comment="with UTM parameters"),
+    Column("campaign_id", Id),
+    Column("contact_id", Id),
+    Column("outbox_id", Id),
+    Column("variant", String(16)),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("expires_at", UtcDateTime),
+)
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("batch", String(100), nullable=False, comment="campaign or automation that issued it"),
+    Column("campaign_id", Id),
+    Column("contact_id", Id),
+    Column("value", String(100), comment="what it is worth, as shown to the customer"),
+    Column("issued_at", UtcDateTime, nullable=False, default=_now),
+    Column("expires_at", UtcDateTime),
+    Column("redeemed_at", UtcDateTime),
+    Column("redeemed_by", String(200), comment="who redeemed it: shop, till, API key"),
+    UniqueConstraint("workspace_id", "code", name="uq_vouchers_workspace_code"),
+)
