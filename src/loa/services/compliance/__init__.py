@@ -1,0 +1,1 @@
+"""Compliance use cases: brandnames, templates, DNC, inbound replies, decisions, export."""
