@@ -418,3 +418,60 @@ vouchers = Table(
     Column("redeemed_by", String(200), comment="who redeemed it: shop, till, API key"),
     UniqueConstraint("workspace_id", "code", name="uq_vouchers_workspace_code"),
 )
+
+# --- Campaigns (issue 6) ----------------------------------------------------------------------
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("goal", Json, comment="metric and target, e.g. {'metric': 'orders', 'target': 500}"),
+    Column("class", String(8), nullable=False, comment="qc / cskh / public"),
+    Column("channel", String(8), nullable=False, server_default="sms"),
+    Column("sender", String(64), nullable=False),
+    Column("audience", Json, nullable=False, comment="{'include': [...], 'exclude': [...]}"),
+    Column("variants", Json, nullable=False, comment="[{'name', 'text', 'share_pct'}]"),
+    Column("template", String(100), comment="approved template name (customer care)"),
+    Column("holdout_pct", SmallInteger, nullable=False, server_default=text("0")),
+    Column("schedule", Json, nullable=False, comment="{'mode': 'now'|'at'|'golden', ...}"),
+    Column("budget_vnd", BigInteger),
+    Column("max_tps", Integer, comment="throughput cap for this campaign"),
+    Column("attribution_days", SmallInteger, nullable=False, server_default=text("7")),
+    Column("allow_defer", Boolean, nullable=False, server_default=text("true")),
+    Column("short_domain", String(100)),
+    Column("seed", BigInteger, nullable=False, comment="makes variant and holdout draws repeatable"),
+    Column("state", String(12), nullable=False, server_default="draft"),
+    Column("plan_summary", Json, comment="the last plan report"),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+    Column("planned_at", UtcDateTime),
+    UniqueConstraint("workspace_id", "name", name="uq_campaigns_workspace_name"),
+)
+
+# Every state change, with who and when.
+campaign_changes = Table(
+    "campaign_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False, default=_now),
+    Column("actor", String(200), nullable=False),
+    Column("from_state", String(12)),
+    Column("to_state", String(12), nullable=False),
+    Column("note", Text),
+    Index("ix_campaign_changes_campaign", "campaign_id", "at"),
+)
+
+# Price per SMS part by carrier and class; rows here override the shipped defaults.
+prices = Table(
+    "prices",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
+    Column("carrier", String(16), primary_key=True),
+    Column("class", String(8), primary_key=True),
+    Column("price_vnd", Integer, nullable=False, comment="per part"),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+)
