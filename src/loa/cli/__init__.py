@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from loa.cli import campaigns as campaigns_cli
 from loa.cli import contacts, events, phone, sample, segments, text, workspaces
 from loa.cli.common import State, console, err_console
 from loa.config import Lang, load_settings
@@ -24,6 +25,7 @@ app.add_typer(segments.app, name="segments")
 app.add_typer(text.app, name="text")
 app.add_typer(workspaces.app, name="workspaces")
 app.command("sample")(sample.sample)
+app.add_typer(campaigns_cli.app, name="campaigns")
 
 STORE_READY = Msg(
     "cli.store_ready",

@@ -1,0 +1,1 @@
+"""Campaigns: create, plan (the outbox), and move through their states."""
