@@ -6,8 +6,16 @@ import sys
 
 import typer
 
+from loa.cli import brandnames as brandnames_cli
 from loa.cli import campaigns as campaigns_cli
+from loa.cli import compliance as compliance_cli
+from loa.cli import compose as compose_cli
 from loa.cli import contacts, events, phone, sample, segments, text, workspaces
+from loa.cli import dnc as dnc_cli
+from loa.cli import inbound as inbound_cli
+from loa.cli import media as media_cli
+from loa.cli import templates as templates_cli
+from loa.cli import vouchers as vouchers_cli
 from loa.cli.common import State, console, err_console
 from loa.config import Lang, load_settings
 from loa.i18n import LoaError, Msg, set_lang
@@ -26,6 +34,16 @@ app.add_typer(text.app, name="text")
 app.add_typer(workspaces.app, name="workspaces")
 app.command("sample")(sample.sample)
 app.add_typer(campaigns_cli.app, name="campaigns")
+app.add_typer(vouchers_cli.app, name="vouchers")
+app.add_typer(media_cli.mms_app, name="mms")
+app.add_typer(media_cli.email_app, name="email")
+app.add_typer(media_cli.push_app, name="push")
+app.add_typer(compliance_cli.app, name="compliance")
+app.add_typer(compose_cli.app, name="compose")
+app.add_typer(brandnames_cli.app, name="brandnames")
+app.add_typer(templates_cli.app, name="templates")
+app.add_typer(dnc_cli.app, name="dnc")
+app.command("inbound")(inbound_cli.inbound)
 
 STORE_READY = Msg(
     "cli.store_ready",

@@ -441,7 +441,9 @@ campaigns = Table(
     Column("attribution_days", SmallInteger, nullable=False, server_default=text("7")),
     Column("allow_defer", Boolean, nullable=False, server_default=text("true")),
     Column("short_domain", String(100)),
-    Column("seed", BigInteger, nullable=False, comment="makes variant and holdout draws repeatable"),
+    Column(
+        "seed", BigInteger, nullable=False, comment="makes variant and holdout draws repeatable"
+    ),
     Column("state", String(12), nullable=False, server_default="draft"),
     Column("plan_summary", Json, comment="the last plan report"),
     Column("created_by", String(200), nullable=False),

@@ -65,6 +65,11 @@ REASONS: dict[str, Msg] = {
             "Số này đã nhận tin đăng ký DKQC; chỉ được gửi một lần.",
             "This number already got its one DKQC registration message.",
         ),
+        _m(
+            "no_legal_hour",
+            "Số này có thể ở nhiều múi giờ ({zones}) và không có giờ nào được phép ở tất cả.",
+            "This number may be in several time zones ({zones}) with no hour allowed in all.",
+        ),
         # Message-level
         _m(
             "unregistered_brandname",
@@ -92,6 +97,70 @@ REASONS: dict[str, Msg] = {
             "An advertising message must end with refusal instructions (by SMS and by call).",
         ),
         _m("content_blocked", "Nội dung bị chặn: {detail}.", "Content blocked: {detail}."),
+        # Message-level, content safety: each names the offending domain or word.
+        _m(
+            "link_not_verified",
+            "Liên kết tới '{domain}' không thuộc tên miền đã xác minh của brandname '{sender}' "
+            "({allowed}).",
+            "The link to '{domain}' is not on a verified domain of brandname '{sender}' "
+            "({allowed}).",
+        ),
+        _m(
+            "insecure_link",
+            "Liên kết '{url}' không dùng https; hãy đổi thành https://{domain}.",
+            "The link '{url}' is not https; use https://{domain}.",
+        ),
+        _m(
+            "lookalike_domain",
+            "Tên miền '{domain}' giả dạng {brand} (tên miền thật: {official}).",
+            "The domain '{domain}' imitates {brand} (its real domain: {official}).",
+        ),
+        _m(
+            "lookalike_sender",
+            "Brandname '{sender}' giả dạng {brand}.",
+            "The brandname '{sender}' imitates {brand}.",
+        ),
+        _m(
+            "risky_tld",
+            "Tên miền '{domain}' dùng đuôi .{tld} hay bị dùng để lừa đảo.",
+            "The domain '{domain}' uses .{tld}, a suffix common in scams.",
+        ),
+        _m(
+            "shortener",
+            "Liên kết rút gọn '{domain}' che giấu địa chỉ thật; hãy dùng liên kết đầy đủ.",
+            "The shortened link '{domain}' hides where it goes; use the full link.",
+        ),
+        _m(
+            "raw_ip",
+            "Liên kết tới địa chỉ IP '{domain}' thay vì tên miền.",
+            "The link goes to the IP address '{domain}' instead of a domain name.",
+        ),
+        _m(
+            "credential_request",
+            "Tin nhắn nhắc tới '{word}' (mã OTP, mật khẩu…) nhưng không phải mẫu OTP đã đăng ký.",
+            "The message mentions '{word}' (OTP, password…) but is not a registered OTP template.",
+        ),
+        # Campaign planning
+        _m(
+            "budget",
+            "Vượt ngân sách {budget} đ của chiến dịch.",
+            "Over the campaign's budget of {budget} VND.",
+        ),
+        _m(
+            "render_failed",
+            "Không cá nhân hoá được tin nhắn: {detail}",
+            "The message could not be personalised: {detail}",
+        ),
+        _m(
+            "carrier_limit",
+            "Nhà mạng không nhận tin này: {detail}",
+            "The carrier does not accept this message: {detail}",
+        ),
+        _m(
+            "schedule_full",
+            "Không còn khung giờ gửi trong lịch của chiến dịch.",
+            "No sending time is left in the campaign's schedule.",
+        ),
     )
 }
 
