@@ -318,3 +318,130 @@ def cancel_command(
 ) -> None:
     """Cancel: nothing not yet handed to a carrier will leave."""
     _move(ctx, campaign_id, "cancelled", as_json)
+
+
+PLAN_TITLE = Msg(
+    "cli.campaigns.plan_title",
+    "Kế hoạch chiến dịch #{id}: {audience} người nhận ({holdout} nhóm đối chứng)",
+    "Plan of campaign #{id}: {audience} recipients ({holdout} in the control group)",
+)
+PLAN_COST = Msg(
+    "cli.campaigns.plan_cost",
+    "Tổng: {parts} tin nhắn, {cost} đ; nếu bỏ dấu: {parts_u} tin nhắn, {cost_u} đ.",
+    "Total: {parts} parts, {cost} VND; without accents: {parts_u} parts, {cost_u} VND.",
+)
+PLAN_TIME = Msg(
+    "cli.campaigns.plan_time",
+    "Gửi từ {first} đến {last} ({rate:g} tin/giây, khoảng {minutes:.0f} phút gửi).",
+    "Sending from {first} to {last} ({rate:g} messages/s, about {minutes:.0f} minutes of sending).",
+)
+PLAN_BUDGET = Msg(
+    "cli.campaigns.plan_budget",
+    "{count} người nhận bị cắt vì vượt ngân sách (giữ người có điểm RFM cao trước).",
+    "{count} recipients cut by the budget (the highest RFM scores are kept first).",
+)
+PLAN_SHORTEST = Msg("cli.campaigns.plan_shortest", "Ngắn nhất", "Shortest")
+PLAN_LONGEST = Msg("cli.campaigns.plan_longest", "Dài nhất", "Longest")
+PLAN_NEXT = Msg(
+    "cli.campaigns.plan_next",
+    "Chưa gửi gì. Bắt đầu gửi: loa campaigns start {id}",
+    "Nothing was sent. To start sending: loa campaigns start {id}",
+)
+DECISIONS = {
+    "send": Msg("campaigns.decision.send", "gửi", "send"),
+    "defer": Msg("campaigns.decision.defer", "hoãn đến giờ hợp lệ", "deferred to a legal hour"),
+    "suppress": Msg("campaigns.decision.suppress", "không gửi", "suppressed"),
+    "holdout": Msg("campaigns.decision.holdout", "nhóm đối chứng", "control group"),
+}
+REASON_LABELS = {
+    m.code.removeprefix("campaigns.reason."): m
+    for m in (
+        Msg("campaigns.reason.opted_out", "đã từ chối quảng cáo", "opted out"),
+        Msg("campaigns.reason.dnc", "trong danh sách DNC", "on the DNC list"),
+        Msg("campaigns.reason.no_consent", "chưa đồng ý nhận quảng cáo", "no consent"),
+        Msg("campaigns.reason.frequency_cap", "quá 3 tin QC/24 giờ", "over the 24-hour cap"),
+        Msg("campaigns.reason.quiet_hours", "ngoài giờ cho phép, hoãn", "outside legal hours"),
+        Msg("campaigns.reason.invalid_number", "số không hợp lệ", "invalid number"),
+        Msg("campaigns.reason.budget", "vượt ngân sách", "over the budget"),
+        Msg(
+            "campaigns.reason.render_failed", "thiếu dữ liệu cá nhân hoá", "personalization failed"
+        ),
+    )
+}
+H_DECISION = Msg("cli.campaigns.h_decision", "Quyết định", "Decision")
+H_REASON = Msg("cli.campaigns.h_reason", "Lý do", "Reason")
+H_COUNT = Msg("cli.campaigns.h_count", "Số người", "Recipients")
+H_CARRIER = Msg("cli.campaigns.h_carrier", "Nhà mạng", "Carrier")
+H_MESSAGES = Msg("cli.campaigns.h_messages", "Tin", "Messages")
+H_PARTS = Msg("cli.campaigns.h_parts", "Số phần", "Parts")
+H_COST = Msg("cli.campaigns.h_cost", "Chi phí (đ)", "Cost (VND)")
+
+
+def _vnd(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".")
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., help="Campaign id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan report as JSON."),
+) -> None:
+    """Decide every recipient and write the outbox; nothing is sent. Safe to run again."""
+    from rich.progress import Progress as RichProgress
+
+    from loa.services.campaigns.planner import plan_campaign
+
+    state: State = ctx.obj
+    store = state.store()
+    if as_json:
+        report = plan_campaign(store, campaign_id, actor=audit.cli_actor())
+        _echo_json(report.to_json())
+        return
+    with RichProgress(transient=True, console=console) as bar:
+        task = bar.add_task("…", total=None)
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total or None)
+
+        report = plan_campaign(store, campaign_id, actor=audit.cli_actor(), progress=progress)
+    title = PLAN_TITLE.render(id=campaign_id, audience=report.audience, holdout=report.holdout)
+    console.print(f"[bold]{title}[/]")
+    decisions = Table()
+    for h in (H_DECISION, H_REASON, H_COUNT):
+        decisions.add_column(h.render())
+    for decision, count in report.by_decision.items():
+        decisions.add_row(DECISIONS.get(decision, DECISIONS["send"]).render(), "", str(count))
+    for reason, count in report.by_reason.items():
+        label = REASON_LABELS.get(reason)
+        decisions.add_row("", f"{reason} — {label.render()}" if label else reason, str(count))
+    console.print(decisions)
+    carriers = Table()
+    for h in (H_CARRIER, H_MESSAGES, H_PARTS, H_COST):
+        carriers.add_column(h.render())
+    for carrier, row in report.by_carrier.items():
+        carriers.add_row(carrier, str(row["messages"]), str(row["parts"]), _vnd(row["cost_vnd"]))
+    console.print(carriers)
+    console.print(
+        PLAN_COST.render(
+            parts=report.parts_total,
+            cost=_vnd(report.cost_vnd),
+            parts_u=report.parts_unaccented,
+            cost_u=_vnd(report.cost_unaccented_vnd),
+        )
+    )
+    if report.first_at and report.last_at:
+        console.print(
+            PLAN_TIME.render(
+                first=report.first_at,
+                last=report.last_at,
+                rate=report.rate_per_s,
+                minutes=report.sending_time_s / 60,
+            )
+        )
+    if report.budget_cut:
+        console.print(PLAN_BUDGET.render(count=report.budget_cut))
+    for label, sample in ((PLAN_SHORTEST, report.shortest), (PLAN_LONGEST, report.longest)):
+        if sample:
+            console.print(f"{label.render()} ({sample['parts']}): {sample['text']}")
+    console.print(PLAN_NEXT.render(id=campaign_id))
