@@ -33,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/segments.py
 	$(BIN)/python bench/text.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/decide.py
+	$(BIN)/python bench/plan.py
 
 clean:
 	rm -rf $(VENV) loa.db loa.db-wal loa.db-shm demo-data .pytest_cache .mypy_cache .ruff_cache

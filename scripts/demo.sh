@@ -41,4 +41,24 @@ $LOA phone check "0912 345 678" "+84 (98) 765-4321" 01629113610 "024 3826 1234" 
 step "7. Soạn tin: mã hoá và số tin / Compose: encoding and parts"
 $LOA text info "[QC] Chào chị Lan, Loa tặng mã giảm 20% cho đơn từ 300.000đ tới 30/11. Từ chối nhận QC: soạn TC gửi 1234, gọi 1900 1234."
 
+step "8. Brandname và kiểm tra nội dung / Brandname and content safety"
+$LOA brandnames add LOASHOP --domains loa.vn,m.loa.vn --registered 2025-06-01 \
+  --optout-keyword TC --shortcode 6058 --hotline 19001234
+$LOA compliance check --sender LOASHOP --class qc \
+  --text "[QC] Tai khoan cua ban se bi khoa, dang nhap tai https://vietcombank-secure.top. Tu choi QC soan TC gui 6058, goi 19001234" \
+  || echo "→ Tin giả mạo bị chặn / The hijack-style message is refused"
+
+step "9. Xem trước tin cá nhân hoá / Personalised preview"
+$LOA compose preview --segment mua-2-lan-90-ngay --sender LOASHOP --short-domain l.loa.vn \
+  --text '{{ gender | greeting }} {{ given_name | default("bạn") }} ơi, Loa tặng bạn mã giảm 20% tới 30/11: https://loa.vn/uu-dai'
+
+step "10. Chiến dịch: lập kế hoạch, chưa gửi gì / Campaign: the plan, nothing sent"
+$LOA campaigns create --name "Tri ân khách quen" --class qc --sender LOASHOP \
+  --segment mua-2-lan-90-ngay --golden-hours retail --holdout 10 --short-domain l.loa.vn \
+  --text '{{ gender | greeting }} {{ given_name | default("ban") }} oi, Loa tang ban ma giam 20% toi 30/11: https://loa.vn/uu-dai' \
+  --variant 'Loa gui {{ given_name | default("ban") }} uu dai 20% cho khach quen, den 30/11: https://loa.vn/uu-dai'
+$LOA campaigns plan 1
+$LOA inbound 0912345678 "Từ chối" || true
+$LOA compliance explain 0912345678 --sender LOASHOP
+
 printf '\nXong. Cơ sở dữ liệu demo: %s/loa.db — thử: LOA_DATABASE_URL=%s .venv/bin/loa segments list --counts\n' "$DIR" "$LOA_DATABASE_URL"

@@ -377,6 +377,17 @@ H_PARTS = Msg("cli.campaigns.h_parts", "Số phần", "Parts")
 H_COST = Msg("cli.campaigns.h_cost", "Chi phí (đ)", "Cost (VND)")
 
 
+def _local(iso: str) -> str:
+    """An instant as a Vietnamese reader expects it: local time, day/month/year."""
+    from zoneinfo import ZoneInfo
+
+    return (
+        datetime.fromisoformat(iso)
+        .astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+        .strftime("%H:%M:%S %d/%m/%Y")
+    )
+
+
 def _vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".")
 
@@ -433,8 +444,8 @@ def plan_command(
     if report.first_at and report.last_at:
         console.print(
             PLAN_TIME.render(
-                first=report.first_at,
-                last=report.last_at,
+                first=_local(report.first_at),
+                last=_local(report.last_at),
                 rate=report.rate_per_s,
                 minutes=report.sending_time_s / 60,
             )
