@@ -257,3 +257,23 @@ def test_a_started_campaign_cannot_be_planned_again(book: Store) -> None:
     )
     statuses = {r["status"] for r in plan_rows(book, cid).values()}
     assert statuses == {"queued", "suppressed"}
+
+
+def test_a_reply_tc_stops_the_next_campaign_and_is_confirmed_once(book: Store) -> None:
+    from loa.services.compliance.inbound import receive_inbound
+
+    receive_inbound(book, "0912345671", "TC", source="sms", now=NOW - timedelta(hours=1))
+    receive_inbound(book, "0912345671", "tc", source="sms", now=NOW - timedelta(minutes=30))
+    cid = create(book)
+    plan_campaign(book, cid, actor="t", now=NOW)
+    row = plan_rows(book, cid)["+84912345671"]
+    # The refusal decides; it also withdrew the marketing consent.
+    assert (row["decision"], row["reasons"]) == ("suppress", ["opted_out", "no_consent"])
+    with book.engine.connect() as conn:
+        confirmations = (
+            conn.execute(select(outbox.c.text).where(outbox.c["class"] == "confirmation"))
+            .scalars()
+            .all()
+        )
+    assert len(confirmations) == 1
+    assert confirmations[0].startswith("SHOPABC: Da nhan yeu cau tu choi quang cao")
