@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Select, delete, func, or_, select, text, update
@@ -165,18 +164,17 @@ def load_audience(
 def _read_sqlite(
     conn: Connection, query: Select[Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
-    """Read through ADBC into Arrow: a million rows without a Python object per value.
+    """Read through the raw sqlite3 cursor: plain tuples, without SQLAlchemy's per-row work.
 
-    The statement is rendered with its values inline (they are the segment rules' own
-    numbers, dates and codes, quoted by SQLAlchemy), since ADBC runs plain SQL text. It reads
-    the store's file on its own connection, after `conn`'s last commit."""
+    The statement is rendered with its values inline (the segment rules' own numbers, dates
+    and codes, quoted by SQLAlchemy)."""
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    path = conn.engine.url.database
-    with adbc_sqlite.connect(str(path)) as adbc, adbc.cursor() as cur:
-        cur.execute(sql)
-        table = cur.fetch_arrow_table()
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows = cursor.execute(sql).fetchall()
+    finally:
+        cursor.close()
+    frame = pl.DataFrame(rows, schema=list(schema), orient="row")
     return frame.select(
         pl.col(name).cast(pl.String).str.to_date()
         if dtype == pl.Date() and frame[name].dtype == pl.String

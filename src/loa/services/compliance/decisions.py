@@ -18,15 +18,12 @@ recipient:
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 from sqlalchemy import (
     Column,
@@ -51,6 +48,7 @@ from loa.domain.compliance.reasons import Reason
 from loa.domain.phones import parse_phone
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.compliance.brandnames import find_brandname, workspace_pack
+from loa.store.bulk import attached_scratch
 from loa.store.db import Store
 from loa.store.tables import (
     agreements,
@@ -373,31 +371,25 @@ def _phone_source(conn: Connection, phones: list[str]) -> Iterator[tuple[Select[
 
             yield p, fetch_rows
         return
+    # Never open the store itself through ADBC: it links its own copy of SQLite, and two
+    # copies in one process break each other's file locks. ADBC writes only a scratch file,
+    # which this connection (the sqlite3 module's SQLite) attaches and reads.
     staged = Table("phones", MetaData(), Column("phone", String(20)), schema="loa_facts")
-    with tempfile.TemporaryDirectory(prefix="loa-facts-") as scratch:
-        path = Path(scratch) / "facts.db"
-        with adbc_sqlite.connect(str(path), autocommit=True) as writer:
-            pl.DataFrame({"phone": phones}, schema={"phone": pl.String}).write_database(
-                "phones", connection=writer, engine="adbc"
-            )
-            with writer.cursor() as cur:
-                cur.execute("CREATE UNIQUE INDEX phones_phone ON phones (phone)")
-        with adbc_sqlite.connect(str(conn.engine.url.database)) as reader:
-            with reader.cursor() as cur:
-                cur.execute(f"ATTACH DATABASE '{path}' AS loa_facts")
+    numbers = pl.DataFrame({"phone": phones}, schema={"phone": pl.String})
+    with attached_scratch(conn, "loa_facts", {"phones": numbers}):
+        conn.exec_driver_sql("CREATE UNIQUE INDEX loa_facts.phones_phone ON phones (phone)")
 
-            def fetch_arrow(query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
-                sql = str(
-                    query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-                )
-                with reader.cursor() as cur:
-                    cur.execute(sql)
-                    table = cur.fetch_arrow_table()
-                frame = pl.from_arrow(table)
-                assert isinstance(frame, pl.DataFrame)
-                return _typed(frame.rename(dict(zip(frame.columns, schema, strict=True))), schema)
+        def fetch_raw(query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                rows = cursor.execute(sql).fetchall()
+            finally:
+                cursor.close()
+            frame = pl.DataFrame(rows, schema=list(schema), orient="row")
+            return _typed(frame, schema)
 
-            yield select(staged.c.phone), fetch_arrow
+        yield select(staged.c.phone), fetch_raw
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
