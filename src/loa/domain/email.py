@@ -17,11 +17,10 @@ Message-ID is derived from it, so a retried send is the same message to the rece
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import html as html_lib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -33,7 +32,7 @@ from urllib.parse import quote, urlsplit
 import css_inline
 from inscriptis import get_text  # type: ignore[import-untyped]
 from inscriptis.model.config import ParserConfig  # type: ignore[import-untyped]
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -104,24 +103,9 @@ FOOTER_LEAD = Msg("email.footer_lead", "Không muốn nhận email này nữa?",
 # --- rendering ------------------------------------------------------------------------------
 
 
-# The filters that turn a missing value into something (a fallback, "Quý khách"); every other
-# filter gets the StrictUndefined itself, which fails naming the variable.
-_TAKE_MISSING: Final = ("default", "greeting")
-
-
-def _missing_as_none(fn: Callable[..., str]) -> Callable[..., str]:
-    # A StrictUndefined raises on any comparison, even `value == ""`: hand these filters None.
-    @functools.wraps(fn)
-    def wrapped(value: Any, *args: Any, **kwargs: Any) -> str:
-        return fn(None if isinstance(value, Undefined) else value, *args, **kwargs)
-
-    return wrapped
-
-
 def _environment(autoescape: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined)
     env.filters.update(FILTERS)
-    env.filters.update({name: _missing_as_none(FILTERS[name]) for name in _TAKE_MISSING})
     return env
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 
 BATCH_ROWS = 50_000
 
@@ -54,3 +54,17 @@ def attached_scratch(
         finally:
             conn.rollback()  # a no-op after the caller's commit; DETACH needs no transaction
             conn.exec_driver_sql(f"DETACH DATABASE {alias}")
+
+
+def sqlite_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """SQLite: every row of `query` as plain tuples from the sqlite3 cursor, without
+    SQLAlchemy's per-row work. Values are rendered inline (SQLAlchemy quotes them), and the
+    store is read through this connection only: never through ADBC, whose own copy of SQLite
+    would break this one's file locks."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows: list[tuple[Any, ...]] = cursor.execute(sql).fetchall()
+    finally:
+        cursor.close()
+    return rows

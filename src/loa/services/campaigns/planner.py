@@ -35,7 +35,7 @@ from loa.services.compliance.brandnames import find_brandname
 from loa.services.compliance.check import check_message
 from loa.services.compliance.decisions import decide_batch
 from loa.services.segments.service import segment_members
-from loa.store.bulk import attached_scratch, copy_rows
+from loa.store.bulk import attached_scratch, copy_rows, sqlite_rows
 from loa.store.db import Store
 from loa.store.tables import campaigns, contact_stats, contacts, outbox, short_links, workspaces
 
@@ -164,16 +164,8 @@ def load_audience(
 def _read_sqlite(
     conn: Connection, query: Select[Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
-    """Read through the raw sqlite3 cursor: plain tuples, without SQLAlchemy's per-row work.
-
-    The statement is rendered with its values inline (the segment rules' own numbers, dates
-    and codes, quoted by SQLAlchemy)."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        rows = cursor.execute(sql).fetchall()
-    finally:
-        cursor.close()
+    """Read through the raw sqlite3 cursor: plain tuples, without SQLAlchemy's per-row work."""
+    rows = sqlite_rows(conn, query)
     frame = pl.DataFrame(rows, schema=list(schema), orient="row")
     return frame.select(
         pl.col(name).cast(pl.String).str.to_date()

@@ -48,7 +48,7 @@ from loa.domain.compliance.reasons import Reason
 from loa.domain.phones import parse_phone
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.compliance.brandnames import find_brandname, workspace_pack
-from loa.store.bulk import attached_scratch
+from loa.store.bulk import attached_scratch, sqlite_rows
 from loa.store.db import Store
 from loa.store.tables import (
     agreements,
@@ -380,14 +380,8 @@ def _phone_source(conn: Connection, phones: list[str]) -> Iterator[tuple[Select[
         conn.exec_driver_sql("CREATE UNIQUE INDEX loa_facts.phones_phone ON phones (phone)")
 
         def fetch_raw(query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
-            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                rows = cursor.execute(sql).fetchall()
-            finally:
-                cursor.close()
-            frame = pl.DataFrame(rows, schema=list(schema), orient="row")
-            return _typed(frame, schema)
+            rows = sqlite_rows(conn, query)
+            return _typed(pl.DataFrame(rows, schema=list(schema), orient="row"), schema)
 
         yield select(staged.c.phone), fetch_raw
 
