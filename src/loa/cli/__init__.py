@@ -11,6 +11,7 @@ from loa.cli import campaigns as campaigns_cli
 from loa.cli import compliance as compliance_cli
 from loa.cli import compose as compose_cli
 from loa.cli import contacts, events, phone, sample, segments, text, workspaces
+from loa.cli import dispatch as dispatch_cli
 from loa.cli import dnc as dnc_cli
 from loa.cli import inbound as inbound_cli
 from loa.cli import media as media_cli
@@ -44,6 +45,9 @@ app.add_typer(brandnames_cli.app, name="brandnames")
 app.add_typer(templates_cli.app, name="templates")
 app.add_typer(dnc_cli.app, name="dnc")
 app.command("inbound")(inbound_cli.inbound)
+app.add_typer(dispatch_cli.routes_app, name="routes")
+app.command("worker")(dispatch_cli.worker_command)
+campaigns_cli.app.command("report")(dispatch_cli.report_command)
 
 STORE_READY = Msg(
     "cli.store_ready",

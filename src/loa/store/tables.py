@@ -368,10 +368,19 @@ outbox = Table(
         "status",
         String(12),
         nullable=False,
-        comment="planned / queued / submitted / delivered / undelivered / failed / expired / "
-        "suppressed / cancelled",
+        comment="planned / queued / leased / submitting / submitted / delivered / undelivered / "
+        "expired / rejected / failed / uncertain / suppressed / cancelled / holdout",
     ),
     Column("attempts", SmallInteger, nullable=False, server_default=text("0")),
+    Column(
+        "priority",
+        SmallInteger,
+        nullable=False,
+        server_default=text("0"),
+        comment="lane: transactional messages (> 0) overtake marketing on the same route",
+    ),
+    Column("expires_at", UtcDateTime, comment="not sent after this; validity end once sent"),
+    Column("code", String(32), comment="the provider's or carrier's error code"),
     Column("lease_until", UtcDateTime),
     Column("leased_by", String(64)),
     Column("provider_id", String(128), comment="the provider's message id"),
@@ -382,7 +391,9 @@ outbox = Table(
     Column("updated_at", UtcDateTime, nullable=False, default=_now),
     UniqueConstraint("workspace_id", "idempotency_key", name="uq_outbox_workspace_key"),
     Index("ix_outbox_campaign", "campaign_id", "status"),
-    Index("ix_outbox_due", "status", "scheduled_at"),
+    Index("ix_outbox_due", "status", "priority", "scheduled_at"),
+    Index("ix_outbox_provider", "route", "provider_id"),
+    Index("ix_outbox_lease", "status", "lease_until"),
     # Frequency caps read a workspace's recent QC sends per number from this index alone.
     Index("ix_outbox_history", "workspace_id", "class", "submitted_at", "phone"),
 )
@@ -476,4 +487,64 @@ prices = Table(
     Column("class", String(8), primary_key=True),
     Column("price_vnd", Integer, nullable=False, comment="per part"),
     Column("updated_at", UtcDateTime, nullable=False, default=_now),
+)
+
+# Where messages leave: one row per provider connection (an SMSC bind, an HTTP API, an SMTP
+# relay, a push service). Settings are the channel's own (host, credentials, body mapping …).
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False, comment="smpp / http-sms / smtp / fcm / webpush"),
+    Column("channel", String(8), nullable=False, server_default="sms"),
+    Column("settings", Json, nullable=False),
+    Column("carriers", Json, comment="carriers this route serves; null = every carrier"),
+    Column("tps", Integer, comment="messages (SMS parts) per second across all workers"),
+    Column("window_size", SmallInteger, nullable=False, server_default=text("50")),
+    Column("priority", SmallInteger, nullable=False, server_default=text("0")),
+    Column("failover", String(64), comment="route to use while this one is down"),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("down_until", UtcDateTime, comment="marked down after repeated connection failures"),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("workspace_id", "name", name="uq_routes_workspace_name"),
+)
+
+# Parts sent per route and second, shared by every worker: the route's TPS holds across them.
+route_usage = Table(
+    "route_usage",
+    metadata,
+    Column("route_id", Id, primary_key=True),
+    Column("second", BigInteger, primary_key=True, comment="Unix time, whole seconds"),
+    Column("sent", Integer, nullable=False),
+)
+
+# The ids of the further parts of a long SMS, so their receipts find the message.
+outbox_parts = Table(
+    "outbox_parts",
+    metadata,
+    Column("route", String(64), primary_key=True),
+    Column("provider_id", String(128), primary_key=True),
+    Column("outbox_id", Id, nullable=False),
+    Column("part", SmallInteger, nullable=False),
+)
+
+# Delivery receipts that matched no message when they came (early, or for a message whose
+# fate was uncertain). Kept, reported, and matched later; never dropped.
+delivery_receipts = Table(
+    "delivery_receipts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("route", String(64), nullable=False),
+    Column("provider_id", String(128), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("recipient", String(64)),
+    Column("code", String(32)),
+    Column("done_at", UtcDateTime),
+    Column("raw", Text),
+    Column("received_at", UtcDateTime, nullable=False, default=_now),
+    Column("outbox_id", Id, comment="the message it was matched to later; null while unmatched"),
+    Index("ix_delivery_receipts_match", "route", "provider_id"),
+    Index("ix_delivery_receipts_open", "outbox_id", "received_at"),
 )

@@ -1,0 +1,1 @@
+"""Dispatch: routes, the outbox's way out, and the worker that sends."""
