@@ -246,6 +246,13 @@ def create_campaign(
     if taken is not None:
         raise LoaError(NAME_TAKEN, name=spec.name)
     when = now or datetime.now(UTC)
+    variants = [{"name": v.name, "text": v.text, "share_pct": v.share_pct} for v in spec.variants]
+    if not variants and spec.template:
+        # A customer-care campaign sends its approved template's words, nothing else.
+        from loa.services.compliance.templates import find_template
+
+        found = find_template(conn, workspace_id, spec.template)
+        variants = [{"name": "A", "text": found.text, "share_pct": 100}]
     new_id = conn.execute(
         insert(campaigns)
         .values(
@@ -255,9 +262,7 @@ def create_campaign(
             **{"class": spec.cls},
             sender=spec.sender,
             audience={"include": list(spec.include), "exclude": list(spec.exclude)},
-            variants=[
-                {"name": v.name, "text": v.text, "share_pct": v.share_pct} for v in spec.variants
-            ],
+            variants=variants,
             template=spec.template,
             holdout_pct=spec.holdout_pct,
             schedule=spec.schedule.to_json(),
