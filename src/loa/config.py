@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     workspace: str = "default"
     default_region: str = "VN"
     timezone: str = "Asia/Ho_Chi_Minh"
+    copy_qc_to_5656: bool = Field(
+        default=False,
+        description="Queue one copy of each advertising (QC) campaign's SMS to the authority's "
+        "number 5656 when the campaign is scheduled (Decree 91/2020 Art 5.2); only for "
+        "workspaces on a pack that names such a number (vn)",
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
+from loa.config import Settings
 from loa.i18n import LoaError
 from loa.services.campaigns.planner import plan_campaign
 from loa.services.campaigns.service import (
@@ -277,3 +278,30 @@ def test_a_reply_tc_stops_the_next_campaign_and_is_confirmed_once(book: Store) -
         )
     assert len(confirmations) == 1
     assert confirmations[0].startswith("SHOPABC: Da nhan yeu cau tu choi quang cao")
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_starting_a_qc_campaign_queues_the_5656_copy_once_when_the_workspace_asks(
+    book: Store, setting: bool
+) -> None:
+    cid = create(book)
+    plan_campaign(book, cid, actor="t", now=NOW)
+    settings = Settings(copy_qc_to_5656=setting)
+    for to in ("scheduled", "paused", "scheduled"):  # start, pause, resume: still one copy
+        with book.engine.begin() as conn:
+            change_state(
+                conn,
+                workspace_id=book.workspace_id,
+                campaign_id=cid,
+                to=to,
+                actor="t",
+                now=NOW,
+                settings=settings,
+            )
+    copies = plan_rows(book, cid).get("5656")
+    if not setting:
+        assert copies is None
+        return
+    assert copies is not None
+    assert (copies["class"], copies["status"]) == ("authority", "queued")
+    assert copies["text"].startswith("[QC] Chao ")

@@ -273,6 +273,7 @@ def _move(ctx: typer.Context, campaign_id: int, to: str, as_json: bool) -> None:
             campaign_id=campaign_id,
             to=to,
             actor=audit.cli_actor(),
+            settings=state.settings,
         )
     if as_json:
         _echo_json({"id": c.id, "state": c.state})

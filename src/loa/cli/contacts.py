@@ -69,13 +69,34 @@ MAPPED = Msg("cli.import.mapped", "Cột → trường: {pairs}", "Columns → f
 COUNT = Msg("cli.contacts.count", "{n} khách hàng.", "{n} customers.")
 FORGOTTEN = Msg(
     "cli.contacts.forgotten",
-    "Đã xoá mọi dữ liệu của {phone}: {details}. Việc xoá đã ghi vào nhật ký kiểm toán.",
-    "Erased all data of {phone}: {details}. The erasure is recorded in the audit log.",
+    "Đã xoá hồ sơ của {phone}: {details}. Việc xoá đã ghi vào nhật ký kiểm toán.",
+    "Erased the profile of {phone}: {details}. The erasure is recorded in the audit log.",
+)
+KEPT = Msg(
+    "cli.contacts.forget_kept",
+    "Vẫn giữ {consents} bản ghi đồng ý làm bằng chứng, trong nhật ký kiểm toán theo mã băm một "
+    "chiều {fingerprint}: Nghị định 91/2020 (Điều 11.7) buộc lưu bản ghi đồng ý và từ chối ít "
+    "nhất 1 năm, và Luật 91/2025 cho phép giữ dữ liệu cần để chứng minh việc gửi là hợp pháp.",
+    "Kept {consents} consent records as evidence, in the audit log under the one-way token "
+    "{fingerprint}: Decree 91/2020 (Art 11.7) requires keeping consents and refusals at least "
+    "1 year, and Law 91/2025 allows keeping what proves the sending was lawful.",
+)
+KEPT_OPT_OUTS = Msg(
+    "cli.contacts.forget_opt_outs",
+    "Vẫn giữ {count} yêu cầu từ chối quảng cáo theo số điện thoại, để số này không nhận quảng "
+    "cáo nữa, kể cả khi được nhập lại.",
+    "Kept {count} advertising refusals by number, so this number gets no advertising, even if "
+    "it is imported again.",
+)
+KEPT_DNC = Msg(
+    "cli.contacts.forget_dnc",
+    "Số này nằm trong danh sách DNC quốc gia; danh sách được giữ nguyên.",
+    "This number is on the national DNC list; the list is kept as it is.",
 )
 CONFIRM_FORGET = Msg(
     "cli.contacts.confirm_forget",
-    "Xoá vĩnh viễn mọi dữ liệu của {phone}?",
-    "Erase all data of {phone} for good?",
+    "Xoá vĩnh viễn hồ sơ của {phone}? (Yêu cầu từ chối và bằng chứng đồng ý vẫn được giữ.)",
+    "Erase the profile of {phone} for good? (Refusals and consent proof are kept.)",
 )
 ERROR_ROWS_SHOWN = 20
 
@@ -224,11 +245,16 @@ def forget(
     phone: str = typer.Argument(..., help="The person's number, in any written form."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Erase one person and everything linked to them (the right to erasure)."""
+    """Erase one person's profile (the right to erasure); refusals and consent proof stay."""
     state: State = ctx.obj
     e164 = people.resolve_phone(phone)
     if not yes:
         typer.confirm(CONFIRM_FORGET.render(phone=e164), abort=True)
-    removed = people.forget_person(state.store(), phone, actor=cli_actor())
-    details = ", ".join(f"{k}={v}" for k, v in removed.items())
+    done = people.forget_person(state.store(), phone, actor=cli_actor())
+    details = ", ".join(f"{k}={v}" for k, v in done.removed.items())
     console.print("[bold green]✓[/] " + FORGOTTEN.render(phone=e164, details=details))
+    console.print(KEPT.render(consents=done.consents, fingerprint=done.fingerprint))
+    if done.opt_outs:
+        console.print(KEPT_OPT_OUTS.render(count=done.opt_outs))
+    if done.on_dnc_list:
+        console.print(KEPT_DNC.render())

@@ -5,8 +5,10 @@ cannot send "your account will be locked, log in at https://vietcombank-secure.t
 that rule each link is judged for what scammers use: look-alikes of the workspace's brands and
 of well-known Vietnamese banks and wallets (homoglyphs, typos, extra words), risky suffixes,
 shorteners and raw IP addresses. Wording that asks for credentials (OTP, mật khẩu, CVV…) is
-refused outside a registered OTP template, and advertising must carry its label first and the
-refusal instructions last. Each reason names the offending domain or word.
+refused outside a registered OTP template, advertising must carry its label first and the
+refusal instructions last, and customer care (CSKH) may carry no promotion ("khuyến mãi",
+"giảm 50%", "voucher": the words are the pack's data). Each reason names the offending domain
+or word.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Final
+from typing import Any, Final
 
 import tldextract
 from rapidfuzz.distance import Levenshtein
@@ -384,6 +386,82 @@ def check_advertising_format(
     return reasons
 
 
+# --- customer care carries no promotion ---------------------------------------------------------
+
+
+@cache
+def pack_extras(code: str) -> dict[str, Any]:
+    """A pack's TOML as written, for the keys `Pack` does not carry (yet): the CSKH promotion
+    words and the authority's number. An unknown code has none."""
+    path = resources.files("loa.domain.compliance") / "packs" / f"{code}.toml"
+    if not path.is_file():
+        return {}
+    return tomllib.loads(path.read_text("utf-8"))
+
+
+_NUMBER: Final = r"\d+(?:[.,]\d+)?"
+_WORD: Final = re.compile(r"[^\W\d_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    written: str  # as in the pack, with accents
+    words: tuple[str, ...]  # its words, lower case, accents kept
+    regex: re.Pattern[str]  # matches the accent-folded, lower-case text
+
+
+def _phrase(entry: str) -> _Phrase:
+    canonical = unicodedata.normalize("NFC", entry.strip().lower())
+    tokens = []
+    for token in _aligned_fold(canonical).split():
+        pattern = re.escape(token).replace("\\#", _NUMBER).replace("%", r"\s*%")
+        tokens.append(pattern)
+    regex = re.compile(r"(?<![a-z0-9])" + r"\s+".join(tokens) + r"(?![a-z0-9])")
+    return _Phrase(canonical, tuple(_WORD.findall(canonical)), regex)
+
+
+@cache
+def _promo_phrases(code: str) -> tuple[tuple[_Phrase, ...], tuple[_Phrase, ...]]:
+    extras = pack_extras(code)
+    words = sorted(extras.get("cskh_promo_words", ()), key=len, reverse=True)
+    allowed = extras.get("cskh_promo_allowed", ())
+    return tuple(_phrase(w) for w in words), tuple(_phrase(w) for w in allowed)
+
+
+def _same_accents(phrase: _Phrase, written: str) -> bool:
+    """Each word as the phrase spells it, or with no accents at all: "giam gia" may mean
+    "giảm giá", but "chị hôm nay" (older sister, today) is not "chỉ hôm nay" (today only)."""
+    words = _WORD.findall(written.lower())
+    if len(words) != len(phrase.words):
+        return False
+    return all(w == p or w.isascii() for w, p in zip(words, phrase.words, strict=True))
+
+
+def check_promotion(text: str, pack: Pack) -> list[Reason]:
+    """Advertising wording in a customer-care message ("khuyến mãi", "giảm 50%", "voucher"),
+    each word named once as written, in the order it appears."""
+    phrases, allowed = _promo_phrases(pack.code)
+    if not phrases:
+        return []
+    text = unicodedata.normalize("NFC", text)
+    folded = _aligned_fold(text)
+    care = [m.span() for p in allowed for m in p.regex.finditer(folded)]
+    taken: list[tuple[int, int]] = []
+    for phrase in phrases:
+        for m in phrase.regex.finditer(folded):
+            start, end = m.span()
+            if any(a <= start and end <= b for a, b in care):
+                continue
+            if any(start < b and a < end for a, b in taken):
+                continue
+            if _same_accents(phrase, text[start:end]):
+                taken.append((start, end))
+    words: dict[str, None] = {}
+    for start, end in sorted(taken):
+        words.setdefault(text[start:end], None)
+    return [Reason("cskh_promotion", {"word": w}) for w in words]
+
+
 # --- everything ---------------------------------------------------------------------------------
 
 
@@ -402,6 +480,8 @@ def check_content(
     reasons: list[Reason] = []
     if cls == "qc":
         reasons += check_advertising_format(text, pack, optout_keywords)
+    if cls == "cskh":
+        reasons += check_promotion(text, pack)
     if sender:
         reasons += check_sender(sender)
     reasons += check_links(text, sender=sender, verified_domains=verified_domains, brands=brands)

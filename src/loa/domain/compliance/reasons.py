@@ -140,6 +140,14 @@ REASONS: dict[str, Msg] = {
             "Tin nhắn nhắc tới '{word}' (mã OTP, mật khẩu…) nhưng không phải mẫu OTP đã đăng ký.",
             "The message mentions '{word}' (OTP, password…) but is not a registered OTP template.",
         ),
+        _m(
+            "cskh_promotion",
+            "Tin chăm sóc khách hàng (CSKH) không được có nội dung quảng cáo: '{word}'. Hãy gửi "
+            "dưới dạng tin quảng cáo (QC) với [QC] ở đầu và hướng dẫn từ chối ở cuối, hoặc bỏ "
+            "cụm từ này.",
+            "A customer-care (CSKH) message may not carry promotion: '{word}'. Send it as "
+            "advertising (QC) with [QC] first and the opt-out line last, or remove the wording.",
+        ),
         # Campaign planning
         _m(
             "budget",

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, insert, select, update
 
+from loa.config import Settings
 from loa.domain.schedule import HolidayRule, Window, preset
 from loa.domain.text import validate_brandname
 from loa.i18n import LoaError, Msg
@@ -368,6 +369,7 @@ def change_state(
     actor: str,
     note: str | None = None,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> Campaign:
     """Move a campaign to `to` if its state machine allows it, and record who and when.
 
@@ -391,7 +393,13 @@ def change_state(
     ).rowcount
     if done != 1:  # somebody else changed it in between: report against the fresh state
         return change_state(
-            conn, workspace_id=workspace_id, campaign_id=campaign_id, to=to, actor=actor, note=note
+            conn,
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            to=to,
+            actor=actor,
+            note=note,
+            settings=settings,
         )
     conn.execute(
         insert(campaign_changes).values(
@@ -425,6 +433,18 @@ def change_state(
             )
             .values(status="queued", updated_at=when)
         )
+        if settings is not None:
+            # The copy of every advertisement the authority asks for (5656), when the
+            # workspace is set to send it; queued with the campaign, once.
+            from loa.services.compliance.authority import authority_copies
+
+            authority_copies(
+                conn,
+                workspace_id=workspace_id,
+                campaign_id=campaign_id,
+                settings=settings,
+                now=when,
+            )
     audit.record(
         conn,
         workspace_id=workspace_id,

@@ -20,8 +20,16 @@ from loa.domain.compliance.packs import Pack
 from loa.i18n import LoaError, Msg
 from loa.services import audit
 from loa.services.compliance.brandnames import workspace_pack
+from loa.services.contacts.people import FORGET_ACTION
 from loa.store.db import Store
-from loa.store.tables import consents, contacts, opt_outs, outbox, registration_requests
+from loa.store.tables import (
+    audit_log,
+    consents,
+    contacts,
+    opt_outs,
+    outbox,
+    registration_requests,
+)
 
 COLUMNS = (
     "kind", "phone", "channel", "purpose", "brandname", "method", "evidence", "at",
@@ -63,6 +71,36 @@ def _zone(pack: Pack) -> ZoneInfo:
     return ZoneInfo("UTC" if pack.timezone == "recipient" else pack.timezone)
 
 
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _erased_consents(
+    conn: Connection, workspace_id: int, lo: datetime, hi: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Consents of people erased since: kept in the erasure's audit entry, the number masked
+    and filed under its one-way token (the inspector hashes the number to find it)."""
+    rows: list[dict[str, Any]] = []
+    for entry in conn.execute(
+        select(audit_log.c.target, audit_log.c.details)
+        .where(audit_log.c.workspace_id == workspace_id, audit_log.c.action == FORGET_ACTION)
+        .order_by(audit_log.c.at, audit_log.c.id)
+    ):
+        details = entry.details or {}
+        for c in details.get("consents", ()):
+            given, withdrawn = _moment(c.get("given_at")), _moment(c.get("withdrawn_at"))
+            if not any(m is not None and lo <= m < hi for m in (given, withdrawn)):
+                continue
+            rows.append(
+                {"kind": "consent", "phone": entry.target, "channel": c.get("channel"),
+                 "purpose": c.get("purpose"), "method": c.get("method"),
+                 "evidence": c.get("evidence"), "at": _local(given, zone),
+                 "ended_at": _local(withdrawn, zone), "source": c.get("source"),
+                 "reference": f"{c.get('reference')} erased:{details.get('fingerprint')}"}
+            )  # fmt: skip
+    return rows
+
+
 def compliance_rows(
     conn: Connection, workspace_id: int, start: date, end: date
 ) -> list[dict[str, Any]]:
@@ -91,6 +129,7 @@ def compliance_rows(
              "ended_at": _local(r.withdrawn_at, zone), "source": r.source,
              "reference": f"consent:{r.id}"}
         )  # fmt: skip
+    rows += _erased_consents(conn, workspace_id, lo, hi, zone)
     for r in conn.execute(
         select(opt_outs)
         .where(opt_outs.c.workspace_id == workspace_id, within(opt_outs.c.received_at))

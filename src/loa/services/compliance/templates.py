@@ -17,9 +17,11 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select, update
 
+from loa.domain.compliance.content import check_promotion
+from loa.domain.compliance.packs import Pack
 from loa.i18n import LoaError, Msg
 from loa.services import audit
-from loa.services.compliance.brandnames import parse_carriers
+from loa.services.compliance.brandnames import parse_carriers, workspace_pack
 from loa.store.db import Store
 from loa.store.tables import message_templates
 
@@ -52,6 +54,15 @@ UNCLOSED = Msg(
     "templates.unclosed",
     "Mẫu '{name}' có '{{{{' chưa đóng bằng '}}}}'.",
     "Template '{name}' has a '{{{{' without its '}}}}'.",
+)
+PROMOTION = Msg(
+    "templates.cskh_promotion",
+    "Mẫu CSKH '{name}' có nội dung quảng cáo: {words}. Tin chăm sóc khách hàng không được quảng "
+    "cáo: hãy đăng ký mẫu này là QC (--class qc, có [QC] ở đầu và hướng dẫn từ chối ở cuối), "
+    "hoặc bỏ các từ đó.",
+    "The CSKH template '{name}' carries promotion: {words}. Customer care may not advertise: "
+    "register it as QC (--class qc, with [QC] first and the opt-out line last), or remove the "
+    "wording.",
 )
 
 
@@ -153,6 +164,14 @@ def check_class(value: str) -> TemplateClass:
     raise LoaError(BAD_CLASS, value=value)
 
 
+def _refuse_promotion(name: str, text: str, pack: Pack) -> None:
+    # Judged on the words the carrier approves, not on what the {{ variables }} will hold.
+    found = check_promotion(_SLOT.sub(" ", text), pack)
+    if found:
+        words = ", ".join(f"'{r.params['word']}'" for r in found)
+        raise LoaError(PROMOTION, name=name, words=words)
+
+
 def add_template(
     store: Store,
     name: str,
@@ -183,6 +202,8 @@ def add_template(
         "updated_at": now,
     }
     with store.engine.begin() as conn:
+        if kind == "cskh":
+            _refuse_promotion(name, text, workspace_pack(conn, store.workspace_id))
         exists = conn.execute(
             select(message_templates.c.id).where(
                 message_templates.c.workspace_id == store.workspace_id,
