@@ -7,10 +7,11 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test check lint bench serve clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/peers/package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	sh scripts/install-peers.sh
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) loa.db loa.db-wal loa.db-shm demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tests/peers/node_modules loa.db loa.db-wal loa.db-shm demo-data .pytest_cache .mypy_cache .ruff_cache

@@ -61,4 +61,22 @@ $LOA campaigns plan 1
 $LOA inbound 0912345678 "Từ chối" || true
 $LOA compliance explain 0912345678 --sender LOASHOP
 
+step "11. Gửi thật qua SMPP tới SMSC giả lập / Send over real SMPP to the sandbox SMSC"
+$LOA smsc-sim --port 0 --port-file "$DIR/smsc.port" --quiet --fail '*=0.03' --receipt-delay 0.05 0.5 \
+  > "$DIR/smsc.log" 2>&1 &
+SMSC_PID=$!
+trap 'kill $SMSC_PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$DIR/smsc.port" ] && break; sleep 0.1; done
+$LOA routes add sandbox --kind smpp --host 127.0.0.1 --port "$(cat "$DIR/smsc.port")" \
+  --system-id loa --password loa --window 100
+$LOA routes test sandbox
+$LOA templates add cam-on --class cskh --approved \
+  --text 'LOASHOP cam on {{ given_name | default("quy khach") }} da mua hang. Hotline 19001234'
+$LOA campaigns create --name "Cảm ơn khách mua 2 lần" --class cskh --sender LOASHOP \
+  --segment mua-2-lan-90-ngay --template cam-on --max-tps 1000
+$LOA campaigns plan 2 > /dev/null
+$LOA campaigns start 2
+$LOA worker --until-idle --receipt-wait 10
+$LOA campaigns report 2
+
 printf '\nXong. Cơ sở dữ liệu demo: %s/loa.db — thử: LOA_DATABASE_URL=%s .venv/bin/loa segments list --counts\n' "$DIR" "$LOA_DATABASE_URL"

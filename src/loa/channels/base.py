@@ -56,7 +56,7 @@ class Outgoing:
     text: str
     sender: str | None = None  # brandname / From address
     klass: str = "qc"  # qc / cskh / public / confirmation (HTTP brandname APIs need it)
-    encoding: str = "gsm7"  # gsm7 / ucs2 (SMS only)
+    encoding: str = "GSM-7"  # GSM-7 / UCS-2, as loa.domain.text names them (SMS only)
     parts: int = 1
     validity: timedelta | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)  # subject, html, push data …

@@ -15,6 +15,7 @@ from loa.cli import dispatch as dispatch_cli
 from loa.cli import dnc as dnc_cli
 from loa.cli import inbound as inbound_cli
 from loa.cli import media as media_cli
+from loa.cli import smsc as smsc_cli
 from loa.cli import templates as templates_cli
 from loa.cli import vouchers as vouchers_cli
 from loa.cli.common import State, console, err_console
@@ -47,6 +48,7 @@ app.add_typer(dnc_cli.app, name="dnc")
 app.command("inbound")(inbound_cli.inbound)
 app.add_typer(dispatch_cli.routes_app, name="routes")
 app.command("worker")(dispatch_cli.worker_command)
+app.command("smsc-sim")(smsc_cli.smsc_sim)
 campaigns_cli.app.command("report")(dispatch_cli.report_command)
 
 STORE_READY = Msg(

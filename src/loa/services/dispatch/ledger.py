@@ -150,6 +150,28 @@ def lease(
     return got
 
 
+def pending(conn: Connection, *, now: datetime, horizon: timedelta) -> int:
+    """Rows a worker still has to do something about soon: due (or due within `horizon`) in
+    a campaign that may send, or held by a worker right now."""
+    active = select(campaigns.c.id).where(campaigns.c.state.in_(("scheduled", "running")))
+    due = conn.execute(
+        select(func.count())
+        .select_from(outbox)
+        .where(
+            outbox.c.status == "queued",
+            outbox.c.decision != "suppress",
+            outbox.c.scheduled_at <= now + horizon,
+            or_(outbox.c.campaign_id.is_(None), outbox.c.campaign_id.in_(active)),
+        )
+    ).scalar_one()
+    held = conn.execute(
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.status.in_(("leased", "submitting")))
+    ).scalar_one()
+    return int(due) + int(held)
+
+
 def blocked_numbers(
     conn: Connection, workspace_id: int, phones: Sequence[str], now: datetime
 ) -> dict[str, tuple[str, set[str | None]]]:
@@ -186,8 +208,22 @@ def mark_submitting(
     route: str,
     now: datetime,
     lease_for: timedelta,
+    fills: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """The step after which nobody can tell whether the provider has the message."""
+    """The step after which nobody can tell whether the provider has the message. `fills`
+    records what was worked out at send time for rows that came without it (encoding, parts
+    and carrier of a confirmation written by the inbound handler)."""
+    if fills:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("ref"))
+            .values(
+                encoding=bindparam("encoding"),
+                parts=bindparam("parts"),
+                carrier=bindparam("carrier"),
+            ),
+            list(fills),
+        )
     for part in _chunks(ids):
         conn.execute(
             update(outbox)

@@ -21,6 +21,7 @@ KINDS: Final[dict[str, str]] = {
     "fcm": "push",
     "webpush": "push",
 }
+_SECRET_WORDS: Final = ("password", "secret", "token", "private", "service_account")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 BAD_KIND = Msg(
@@ -81,7 +82,7 @@ class Route:
         settings = dict(self.settings)
         if not secrets:
             for key in list(settings):
-                if any(word in key for word in ("password", "secret", "token", "private")):
+                if any(word in key for word in _SECRET_WORDS):
                     settings[key] = "***"
         return {
             "name": self.name,
@@ -219,7 +220,7 @@ def build_channel(kind: str, settings: dict[str, Any], *, window: int, tps: int 
     if kind == "smpp":
         from loa.channels.smpp.client import SmppChannel
 
-        return SmppChannel(**settings, window=window, tps=tps)  # type: ignore[no-any-return]
+        return SmppChannel(**settings, window=window, tps=tps)
     if kind == "http-sms":
         from loa.channels.http_sms import HttpSmsChannel
 

@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -127,6 +127,7 @@ class Worker:
         self._down: dict[int, datetime] = {}
         self._receipts: list[tuple[str, Receipt]] = []
         self._inbound: list[tuple[int, str, Inbound]] = []
+        self._waiters: list[asyncio.Future[None]] = []
         self._packs: dict[int, Pack] = {}
         self._stop = asyncio.Event()
         self._last_activity = _now()
@@ -177,27 +178,18 @@ class Worker:
         """--until-idle: nothing due soon, and every receipt in (or waited for long enough)."""
         opts = self.options
         now = _now()
-        if (now - self._last_activity).total_seconds() < opts.idle_exit:
+        quiet = (now - self._last_activity).total_seconds()
+        if quiet < opts.idle_exit:
             return False
+        horizon = timedelta(seconds=opts.idle_exit + opts.reconnect_after)
         with self.engine.connect() as conn:
-            soon = conn.execute(
-                select(func.count())
-                .select_from(outbox)
-                .where(
-                    outbox.c.status.in_(("queued", "leased", "submitting")),
-                    outbox.c.decision != "suppress",
-                    outbox.c.scheduled_at <= now + timedelta(seconds=opts.idle_exit),
-                )
-            ).scalar_one()
-            if soon:
-                # Due rows we could not lease are paused campaigns' or routeless: not ours.
-                with self.engine.begin() as wconn:
-                    leasable = ledger.lease(
-                        wconn, worker=self.id, now=now, limit=1, lease_for=opts.lease_for
-                    )
-                    if leasable:
-                        ledger.release(wconn, [leasable[0].id], now=now)
-                        return False
+            if ledger.pending(conn, now=now, horizon=horizon):
+                # Work is there but nothing has moved for long (every route down?): stop and
+                # let the caller see it, rather than wait for ever.
+                if quiet >= 2 * opts.receipt_wait:
+                    log.warning("nothing moved for %.0f s; stopping with work left", quiet)
+                    return True
+                return False
             awaiting = conn.execute(
                 select(func.count()).select_from(outbox).where(outbox.c.status == "submitted")
             ).scalar_one()
@@ -299,10 +291,12 @@ class Worker:
         groups: dict[int, list[ledger.Leased]] = {}
         routeless: list[int] = []
         by_id = {r.id: r for r in self._routes}
-        for row in rows:
+        for index, row in enumerate(rows):
             carrier = row.carrier
             if carrier is None and row.channel == "sms":
                 carrier = parse_phone(row.phone).carrier
+                if carrier is not None:
+                    row = rows[index] = replace(row, carrier=carrier)
             candidates = [r for r in self._routes if r.workspace_id == row.workspace_id]
             down_aware = [_with_down(r, self._down.get(r.id)) for r in candidates]
             route = choose(down_aware, row.channel, carrier, now)
@@ -326,11 +320,16 @@ class Worker:
             name = route.name
             workspace_id = route.workspace_id
 
-            def _receipt(receipt: Receipt) -> None:
+            # Each handler answers with a future that resolves once what came is persisted:
+            # the channel acknowledges it to the provider only then, so a worker killed in
+            # between leaves it with the provider, who sends it again.
+            def _receipt(receipt: Receipt) -> asyncio.Future[None]:
                 self._receipts.append((name, receipt))
+                return self._waiter()
 
-            def _inbound(message: Inbound) -> None:
+            def _inbound(message: Inbound) -> asyncio.Future[None]:
                 self._inbound.append((workspace_id, name, message))
+                return self._waiter()
 
             channel.on_receipt(_receipt)
             channel.on_inbound(_inbound)
@@ -349,6 +348,11 @@ class Worker:
         while pending:
             chunk = pending[: route.window]
             outgoing = [self._outgoing(r) for r in chunk]
+            fills = [
+                {"ref": r.id, "encoding": o.encoding, "parts": o.parts, "carrier": r.carrier}
+                for r, o in zip(chunk, outgoing, strict=True)
+                if r.encoding is None or r.parts is None
+            ]
             if route.tps:
                 chunk, outgoing = await self._throttle(route, chunk, outgoing)
             pending = pending[len(chunk) :]
@@ -361,6 +365,7 @@ class Worker:
                     route=route.name,
                     now=now,
                     lease_for=opts.lease_for,
+                    fills=[f for f in fills if f["ref"] in {r.id for r in chunk}],
                 )
             down: ChannelDown | None = None
             try:
@@ -408,6 +413,13 @@ class Worker:
                     error=f"connection lost before the answer: {down.reason}",
                 )
                 self.stats.uncertain += len(lost)
+            # Receipts that came meanwhile (some for this very chunk) go in the same
+            # transaction: one commit per window. They are acknowledged after it (_flush).
+            if self._receipts:
+                receipts, self._receipts = self._receipts, []
+                matched, kept = ledger.apply_receipts(conn, receipts, now=now)
+                self.stats.receipts += matched
+                self.stats.receipts_kept += kept
         self.stats.submitted += accepted
         self.stats.retried += retried
         self.stats.failed += failed
@@ -472,14 +484,32 @@ class Worker:
             text=row.text,
             sender=row.sender,
             klass=row.klass,
-            encoding=encoding or "gsm7",
+            encoding=encoding or "GSM-7",
             parts=parts or 1,
             validity=self.options.validity,
         )
 
     # --- what comes back ---------------------------------------------------------------------
 
+    def _waiter(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        return future
+
     async def _flush(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        try:
+            self._persist_incoming()
+        except Exception as exc:
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def _persist_incoming(self) -> None:
         if self._receipts:
             batch, self._receipts = self._receipts, []
             now = _now()
@@ -518,6 +548,4 @@ class Worker:
 def _with_down(route: Route, until: datetime | None) -> Route:
     if until is None or (route.down_until is not None and route.down_until >= until):
         return route
-    from dataclasses import replace
-
     return replace(route, down_until=until)
