@@ -200,7 +200,9 @@ def choose(
 ) -> Route | None:
     """The route a message takes: the highest-priority route serving its channel and carrier
     that is up; when it is down, its failover route, else the next one that serves."""
-    serving = [r for r in candidates if r.serves(channel, carrier)]
+    serving = sorted(
+        (r for r in candidates if r.serves(channel, carrier)), key=lambda r: -r.priority
+    )
     by_name = {r.name: r for r in candidates}
     for route in serving:
         if route.down_until is None or route.down_until <= now:
