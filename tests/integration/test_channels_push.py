@@ -372,7 +372,7 @@ def test_webpush_sends_an_encrypted_vapid_signed_payload_and_reads_the_answers()
         error="Web Push chỉ mở được liên kết https, không mở được 'myapp://sale'.",
     )
     # Requests run concurrently: find the accepted one by its path, not by arrival order.
-    path, payload, headers = next(r for r in service.received if r[0] == "/push/abc")
+    _, payload, headers = next(r for r in service.received if r[0] == "/push/abc")
     assert payload == {
         "web_push": 8030,
         "notification": {
