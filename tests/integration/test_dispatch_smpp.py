@@ -4,7 +4,6 @@ and a killed worker or a dropped connection changes nothing a customer can notic
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,13 +11,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from tests.integration.smpp_peers import Peer, sandbox
 
 from loa.services.dispatch.routes import add_route
 from loa.store.db import Store
@@ -27,60 +26,16 @@ from loa.store.tables import campaigns, opt_outs, outbox
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Smsc:
-    port: int
-    journal: Path
-    process: subprocess.Popen[bytes]
-
-    def received(self) -> Counter[str]:
-        """Messages the SMSC accepted, per recipient (a long message counts once)."""
-        seen: set[tuple[str, str]] = set()
-        per: Counter[str] = Counter()
-        if not self.journal.exists():
-            return per
-        for line in self.journal.read_text().splitlines():
-            item = json.loads(line)
-            key = (item["dest"], item["msg_key"])
-            if key not in seen:
-                seen.add(key)
-                per[item["dest"]] += 1
-        return per
-
-
-def start_smsc(tmp: Path, *args: str) -> Smsc:
-    port_file = tmp / f"smsc-{time.monotonic_ns()}.port"
-    journal = tmp / "journal.jsonl"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "loa.channels.smsc_sim",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--journal",
-            str(journal),
-            "--quiet",
-            *args,
-        ],
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 20
-    while not port_file.exists() or not port_file.read_text().strip():
-        assert process.poll() is None, "the sandbox SMSC did not start"
-        assert time.monotonic() < deadline, "the sandbox SMSC did not listen in 20 s"
-        time.sleep(0.05)
-    return Smsc(int(port_file.read_text().strip()), journal, process)
+def journal_counts(smsc: Peer) -> Counter[str]:
+    """Messages the SMSC accepted, per recipient (a long message counts once)."""
+    keys = {(line["dest"], line["msg_key"]) for line in smsc.journal_lines()}
+    return Counter(dest for dest, _ in keys)
 
 
 @pytest.fixture
-def smsc(tmp_path: Path) -> Iterator[Smsc]:
-    server = start_smsc(tmp_path, "--receipt-delay", "0.01", "0.1")
-    yield server
-    server.process.terminate()
-    server.process.wait(10)
+def smsc(tmp_path: Path) -> Iterator[Peer]:
+    with sandbox(tmp_path, "--receipt-delay", "0.01", "0.1") as server:
+        yield server
 
 
 def worker(url: str, *args: str) -> subprocess.Popen[bytes]:
@@ -145,7 +100,7 @@ def campaign(store: Store, n: int, *, klass: str = "cskh", text: str = "Ma don {
     return cid
 
 
-def route_to(store: Store, smsc: Smsc, *, window: int = 50, tps: int | None = None) -> None:
+def route_to(store: Store, smsc: Peer, *, window: int = 50, tps: int | None = None) -> None:
     with store.engine.begin() as conn:
         add_route(
             conn,
@@ -188,7 +143,7 @@ def wait_until(check: Any, timeout: float = 60.0) -> None:
 
 
 def test_a_campaign_goes_out_once_and_every_fate_comes_back(
-    store: Store, db_url: str, smsc: Smsc
+    store: Store, db_url: str, smsc: Peer
 ) -> None:
     long_text = "Cảm ơn quý khách đã mua hàng tại cửa hàng của chúng tôi; đơn {i} " * 3
     cid = campaign(store, 300, text=long_text)
@@ -197,7 +152,7 @@ def test_a_campaign_goes_out_once_and_every_fate_comes_back(
     assert done.wait(120) == 0
     assert by_status(store, cid) == {"delivered": 300}
     assert state_of(store, cid) == "completed"
-    received = smsc.received()
+    received = journal_counts(smsc)
     assert len(received) == 300 and set(received.values()) == {1}
     with store.engine.connect() as conn:
         parts = conn.execute(
@@ -206,7 +161,7 @@ def test_a_campaign_goes_out_once_and_every_fate_comes_back(
     assert tuple(parts) == (3, "UCS-2")  # 189 UCS-2 characters: 67 + 67 + 55
 
 
-def test_a_killed_worker_sends_nobody_anything_twice(store: Store, db_url: str, smsc: Smsc) -> None:
+def test_a_killed_worker_sends_nobody_anything_twice(store: Store, db_url: str, smsc: Peer) -> None:
     """SQLite runs one worker; PostgreSQL runs two, and one of them is killed."""
     workers = 2 if db_url.startswith("postgresql") else 1
     window = 50
@@ -233,7 +188,7 @@ def test_a_killed_worker_sends_nobody_anything_twice(store: Store, db_url: str, 
     uncertain = counts.get("uncertain", 0)
     assert uncertain <= window
     assert counts.get("delivered", 0) + uncertain == 10_000
-    received = smsc.received()
+    received = journal_counts(smsc)
     assert max(received.values()) == 1  # nobody twice
     assert 10_000 - uncertain <= len(received) <= 10_000  # nobody lost but the uncertain
     assert state_of(store, cid) == "completed"
@@ -242,17 +197,15 @@ def test_a_killed_worker_sends_nobody_anything_twice(store: Store, db_url: str, 
 def test_a_dropped_connection_resumes_without_duplicates(
     store: Store, db_url: str, tmp_path: Path
 ) -> None:
-    server = start_smsc(tmp_path, "--receipt-delay", "0.01", "0.05", "--disconnect-after", "700")
-    try:
+    with sandbox(
+        tmp_path, "--receipt-delay", "0.01", "0.05", "--disconnect-after", "700"
+    ) as server:
         cid = campaign(store, 2000)
         route_to(store, server, window=50)
         done = worker(db_url, "--until-idle")
         assert done.wait(120) == 0
         counts = by_status(store, cid)
-        received = server.received()
-    finally:
-        server.process.terminate()
-        server.process.wait(10)
+        received = journal_counts(server)
     uncertain = counts.get("uncertain", 0)
     assert max(received.values()) == 1
     assert counts.get("delivered", 0) + uncertain == 2000
@@ -263,8 +216,9 @@ def test_a_dropped_connection_resumes_without_duplicates(
 def test_a_reply_tc_reaches_the_compliance_engine_and_is_confirmed_once(
     store: Store, db_url: str, tmp_path: Path
 ) -> None:
-    server = start_smsc(tmp_path, "--receipt-delay", "0.01", "0.05", "--reply", "+84910000000=TC")
-    try:
+    with sandbox(
+        tmp_path, "--receipt-delay", "0.01", "0.05", "--reply", "+84910000000=TC"
+    ) as server:
         route_to(store, server)
         cid = campaign(store, 1, text="Don hang {i} da giao. Cam on quy khach")
         done = worker(db_url, "--until-idle")
@@ -280,10 +234,7 @@ def test_a_reply_tc_reaches_the_compliance_engine_and_is_confirmed_once(
                 .scalars()
                 .all()
             )
-        received = server.received()
-    finally:
-        server.process.terminate()
-        server.process.wait(10)
+        received = journal_counts(server)
     assert by_status(store, cid) == {"delivered": 1}
     assert refused == ["+84910000000"]
     assert confirmations == ["delivered"]

@@ -348,14 +348,14 @@ class Worker:
         while pending:
             chunk = pending[: route.window]
             outgoing = [self._outgoing(r) for r in chunk]
+            if route.tps:
+                chunk, outgoing = await self._throttle(route, chunk, outgoing)
+            pending = pending[len(chunk) :]
             fills = [
                 {"ref": r.id, "encoding": o.encoding, "parts": o.parts, "carrier": r.carrier}
                 for r, o in zip(chunk, outgoing, strict=True)
                 if r.encoding is None or r.parts is None
             ]
-            if route.tps:
-                chunk, outgoing = await self._throttle(route, chunk, outgoing)
-            pending = pending[len(chunk) :]
             now = _now()
             with self.engine.begin() as conn:
                 ledger.mark_submitting(
@@ -365,7 +365,7 @@ class Worker:
                     route=route.name,
                     now=now,
                     lease_for=opts.lease_for,
-                    fills=[f for f in fills if f["ref"] in {r.id for r in chunk}],
+                    fills=fills,
                 )
             down: ChannelDown | None = None
             try:
@@ -461,15 +461,11 @@ class Worker:
                     break
                 used += o.parts
                 fits += 1
-            if fits:
-                give_back = allowed - used
-                if give_back:
-                    with self.engine.begin() as conn:
-                        ledger.reserve(conn, route.id, route.tps, -give_back, now)
-                return chunk[:fits], outgoing[:fits]
-            if allowed:
+            if allowed > used:  # hand back what a whole message could not use
                 with self.engine.begin() as conn:
-                    ledger.reserve(conn, route.id, route.tps, -allowed, now)
+                    ledger.reserve(conn, route.id, route.tps, used - allowed, now)
+            if fits:
+                return chunk[:fits], outgoing[:fits]
             await asyncio.sleep(1.0 - (now.timestamp() % 1.0) + 0.001)
 
     def _outgoing(self, row: ledger.Leased) -> Outgoing:
