@@ -548,3 +548,12 @@ delivery_receipts = Table(
     Index("ix_delivery_receipts_match", "route", "provider_id"),
     Index("ix_delivery_receipts_open", "outbox_id", "received_at"),
 )
+
+# --- Tracking (issue 8): clicks and attributed orders -------------------------------------
+# (tables of migration 0005 go here)
+
+# --- Accounts and the API (issue 9) ----------------------------------------------------------
+# (tables of migration 0006 go here)
+
+# --- Automations (issue 10) ------------------------------------------------------------------
+# (tables of migration 0007 go here)

@@ -1,0 +1,1 @@
+"""Automations: rules that turn events and dates into transactional messages."""

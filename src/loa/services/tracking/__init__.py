@@ -1,0 +1,1 @@
+"""Tracking: clicks, attribution of orders, campaign reports."""

@@ -1,0 +1,1 @@
+"""The click redirect service (`/r/<code>`): part of `loa serve`, also runnable alone."""
