@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from loa.cli import automations as automations_cli
 from loa.cli import brandnames as brandnames_cli
 from loa.cli import campaigns as campaigns_cli
 from loa.cli import compliance as compliance_cli
@@ -15,6 +16,8 @@ from loa.cli import dispatch as dispatch_cli
 from loa.cli import dnc as dnc_cli
 from loa.cli import inbound as inbound_cli
 from loa.cli import media as media_cli
+from loa.cli import reports as reports_cli
+from loa.cli import serve as serve_cli
 from loa.cli import smsc as smsc_cli
 from loa.cli import templates as templates_cli
 from loa.cli import vouchers as vouchers_cli
@@ -36,6 +39,7 @@ app.add_typer(text.app, name="text")
 app.add_typer(workspaces.app, name="workspaces")
 app.command("sample")(sample.sample)
 app.add_typer(campaigns_cli.app, name="campaigns")
+app.add_typer(campaigns_cli.prices_app, name="prices")
 app.add_typer(vouchers_cli.app, name="vouchers")
 app.add_typer(media_cli.mms_app, name="mms")
 app.add_typer(media_cli.email_app, name="email")
@@ -49,7 +53,13 @@ app.command("inbound")(inbound_cli.inbound)
 app.add_typer(dispatch_cli.routes_app, name="routes")
 app.command("worker")(dispatch_cli.worker_command)
 app.command("smsc-sim")(smsc_cli.smsc_sim)
+app.command("serve")(serve_cli.serve)
+app.add_typer(serve_cli.users_app, name="users")
+app.add_typer(serve_cli.keys_app, name="keys")
+app.add_typer(automations_cli.app, name="automations")
 campaigns_cli.app.command("report")(dispatch_cli.report_command)
+app.add_typer(reports_cli.app, name="reports")
+app.command("tracker")(reports_cli.tracker_command)
 
 STORE_READY = Msg(
     "cli.store_ready",

@@ -8,6 +8,7 @@ import json
 import signal
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -17,8 +18,6 @@ from rich.table import Table
 from loa.cli.common import State, console
 from loa.domain.compose import load_carriers
 from loa.i18n import LoaError, Msg
-from loa.services.campaigns.service import get_campaign
-from loa.services.dispatch import ledger
 from loa.services.dispatch.routes import (
     add_route,
     build_channel,
@@ -342,34 +341,11 @@ def report_command(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., help="Campaign id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+    html: Path | None = typer.Option(None, "--html", help="Also write an HTML page here."),
 ) -> None:
-    """What became of each message of a campaign: delivered, undelivered (with the carrier's
-    codes), expired, uncertain …"""
-    state: State = ctx.obj
-    store = state.store()
-    with store.engine.connect() as conn:
-        campaign = get_campaign(conn, workspace_id=store.workspace_id, campaign_id=campaign_id)
-        data = ledger.report(conn, campaign_id)
-    data["state"] = campaign.state
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    console.print(
-        REPORT_TITLE.render(id=campaign_id, name=escape(campaign.name), state=campaign.state)
-    )
-    total = sum(data["by_status"].values()) or 1
-    table = Table("", "#", "%")
-    for status, count in sorted(data["by_status"].items(), key=lambda kv: -kv[1]):
-        word = STATUS_WORDS.get(status)
-        table.add_row(word.render() if word else status, f"{count:,}", f"{100 * count / total:.1f}")
-    console.print(table)
-    if data["codes"]:
-        codes = Table(REPORT_CODES.render(), "", "#")
-        for item in data["codes"]:
-            word = STATUS_WORDS.get(item["status"])
-            codes.add_row(
-                escape(str(item["code"])),
-                word.render() if word else item["status"],
-                str(item["count"]),
-            )
-        console.print(codes)
+    """What became of a campaign: delivered, undelivered (the carriers' codes in words),
+    clicks, orders, revenue, cost, ROI and the effect against the holdout."""
+    from loa.cli.reports import show_report
+
+    show_report(ctx.obj, campaign_id, as_json=as_json, as_csv=as_csv, html=html)

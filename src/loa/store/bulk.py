@@ -32,6 +32,56 @@ def copy_rows(conn: Connection, table: str, frame: pl.DataFrame) -> None:
             copy.write(buffer.getvalue())
 
 
+class Scratch:
+    """SQLite: a scratch database file that ADBC fills a frame at a time (no journal, no
+    fsync), for a store connection to attach and read with plain SQL once it is complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._adbc: Any = None
+
+    def append(self, name: str, frame: pl.DataFrame) -> None:
+        """Add `frame`'s rows to table `name`, creating it from the first frame's columns."""
+        if self._adbc is None:
+            self._adbc = adbc_sqlite.connect(str(self.path), autocommit=True)
+            with self._adbc.cursor() as cur:
+                cur.execute("PRAGMA journal_mode=OFF")
+                cur.execute("PRAGMA synchronous=OFF")
+        with self._adbc.cursor() as cur:
+            cur.adbc_ingest(name, frame.to_arrow(), mode="create_append")
+
+    def close(self) -> None:
+        """Finish writing: ADBC lets go of the file before SQLite's other copy opens it."""
+        if self._adbc is not None:
+            self._adbc.close()
+            self._adbc = None
+
+    @contextmanager
+    def attached(self, conn: Connection, alias: str) -> Iterator[None]:
+        """The tables readable by `conn` as `alias.NAME` until the block ends.
+
+        Must be entered before `conn` writes anything: sqlite3 opens its transaction lazily,
+        and ATTACH cannot run inside one. The caller commits."""
+        self.close()
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(self.path),))
+        try:
+            yield
+        finally:
+            conn.rollback()  # a no-op after the caller's commit; DETACH needs no transaction
+            conn.exec_driver_sql(f"DETACH DATABASE {alias}")
+
+
+@contextmanager
+def scratch() -> Iterator[Scratch]:
+    """A `Scratch` in a temporary directory, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="loa-stage-") as directory:
+        file = Scratch(Path(directory) / "stage.db")
+        try:
+            yield file
+        finally:
+            file.close()
+
+
 @contextmanager
 def attached_scratch(
     conn: Connection, alias: str, tables: Mapping[str, pl.DataFrame]
@@ -40,20 +90,11 @@ def attached_scratch(
 
     Must be entered before `conn` writes anything: sqlite3 opens its transaction lazily, and
     ATTACH cannot run inside one. The caller commits; the scratch file is then removed."""
-    with tempfile.TemporaryDirectory(prefix="loa-stage-") as scratch:
-        stage = Path(scratch) / "stage.db"
-        with adbc_sqlite.connect(str(stage), autocommit=True) as adbc:
-            with adbc.cursor() as cur:  # scratch data: no journal, no fsync
-                cur.execute("PRAGMA journal_mode=OFF")
-                cur.execute("PRAGMA synchronous=OFF")
-            for name, frame in tables.items():
-                frame.write_database(name, connection=adbc, engine="adbc")
-        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(stage),))
-        try:
+    with scratch() as file:
+        for name, frame in tables.items():
+            file.append(name, frame)
+        with file.attached(conn, alias):
             yield
-        finally:
-            conn.rollback()  # a no-op after the caller's commit; DETACH needs no transaction
-            conn.exec_driver_sql(f"DETACH DATABASE {alias}")
 
 
 def sqlite_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
@@ -68,3 +109,21 @@ def sqlite_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
     finally:
         cursor.close()
     return rows
+
+
+def sqlite_batches(
+    conn: Connection, sql: str, params: tuple[Any, ...] = (), *, size: int = 100_000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """SQLite: the rows of `sql` as plain tuples, `size` at a time (bounded memory)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(size):
+            yield list(batch)
+    finally:
+        cursor.close()
+
+
+def literal_sql(conn: Connection, query: Select[Any]) -> str:
+    """`query` as SQL text with its values inlined (SQLAlchemy quotes them)."""
+    return str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))

@@ -550,10 +550,205 @@ delivery_receipts = Table(
 )
 
 # --- Tracking (issue 8): clicks and attributed orders -------------------------------------
-# (tables of migration 0005 go here)
+
+# Every request for a short link, humans and bots alike. Campaign, contact, outbox row and
+# variant are copied from short_links when the click is written, so reports need no join.
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("campaign_id", Id),
+    Column("contact_id", Id),
+    Column("outbox_id", Id),
+    Column("variant", String(16)),
+    Column("at", UtcDateTime, nullable=False),
+    Column("human", Boolean, nullable=False, comment="false: a link preview, scanner or bot"),
+    Column("bot", String(32), comment="which kind of bot, when not human"),
+    Column("method", String(8), nullable=False, server_default="GET"),
+    Column("user_agent", String(512)),
+    Column("ip", String(64)),
+    Index("ix_clicks_campaign", "campaign_id", "human", "outbox_id", "at"),
+    Index("ix_clicks_contact", "workspace_id", "contact_id", "at"),
+)
+
+# Each order (a purchase event with a value) credited to at most one message, once. Orders that
+# settled without a message are kept too, with campaign_id 0 and model "none".
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("event_id", Id, primary_key=True, comment="the order; primary key: credited once"),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("campaign_id", Id, nullable=False),
+    Column("outbox_id", Id, nullable=False),
+    Column("contact_id", Id, nullable=False),
+    Column("variant", String(16)),
+    Column("model", String(8), nullable=False, comment="click / view"),
+    Column("value_vnd", BigInteger, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False, comment="when the order was placed"),
+    Column("touch_at", UtcDateTime, nullable=False, comment="the click or the delivery"),
+    Column("attributed_at", UtcDateTime, nullable=False, default=_now),
+    Index("ix_attributions_campaign", "campaign_id", "occurred_at"),
+)
 
 # --- Accounts and the API (issue 9) ----------------------------------------------------------
-# (tables of migration 0006 go here)
+
+# People who sign in; one row per workspace they belong to (the same email may be in several).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("email", String(254), nullable=False, comment="lower-case"),
+    Column("name", String(200)),
+    Column("password_hash", String(200), nullable=False, comment="Argon2id"),
+    Column("role", String(16), nullable=False, comment="owner/admin/marketer/analyst/developer"),
+    Column("lang", String(2), nullable=False, server_default="vi"),
+    Column("totp_secret", String(64), comment="base32; set once the user enrolled"),
+    Column("failed_logins", SmallInteger, nullable=False, server_default=text("0")),
+    Column("locked_until", UtcDateTime),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("last_login_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("workspace_id", "email", name="uq_users_workspace_email"),
+)
+
+# Dashboard sessions; only a hash of the cookie's token is kept.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True, comment="sha256 hex of the token"),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("ip", String(64)),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_user_sessions_user", "user_id"),
+)
+
+# Failed sign-ins by address, for rate limiting across every account tried from it.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ip", String(64), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_login_failures_ip_at", "ip", "at"),
+)
+
+# API keys: shown once, stored as a sha256 hash (they are long random tokens, not passwords).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False, comment="shown in lists to tell keys apart"),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", Json, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
+# Per-workspace security and approval settings; no row means the defaults.
+workspace_settings = Table(
+    "workspace_settings",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
+    Column("settings", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+)
+
+# Four eyes: a campaign that needs approval waits here until a second person decides.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("reasons", Json, nullable=False),
+    Column("planned_at", UtcDateTime, comment="the plan approved; a new plan needs a new approval"),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("status", String(10), nullable=False, comment="pending / approved / rejected"),
+    Column("decided_by", String(200)),
+    Column("decided_at", UtcDateTime),
+    Column("note", Text),
+    Index("ix_approvals_campaign", "campaign_id", "status"),
+)
+
+# The first answer to a POST with an Idempotency-Key, replayed to every retry.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+)
 
 # --- Automations (issue 10) ------------------------------------------------------------------
-# (tables of migration 0007 go here)
+
+# A rule reacting to an event (or, for `daily:*` events, to the calendar): which message, when,
+# on which channels in which order, how often. Timing, conditions and limits are small JSON
+# documents read by loa.services.automations.rules.
+automations = Table(
+    "automations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("event", String(48), nullable=False),
+    Column("template", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("class", String(8), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("channels", Json, nullable=False),
+    Column("fallback_after_s", Integer),
+    Column("timing", Json, nullable=False),
+    Column("conditions", Json),
+    Column("limit_days", Integer),
+    Column("voucher", Json),
+    Column("params", Json),
+    Column("subject", String(48)),
+    Column("priority", SmallInteger, nullable=False, server_default=text("5")),
+    Column("state", String(12), nullable=False, server_default="active"),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("workspace_id", "name", name="uq_automations_workspace_name"),
+    Index("ix_automations_workspace_event", "workspace_id", "event"),
+)
+
+# One reaction of a rule: to one event, or to one contact on one day. `run_key` makes a rule
+# evaluated twice find the run it already made; the outbox row's key is derived from it.
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("automation_id", Id, ForeignKey("automations.id", ondelete="CASCADE"), nullable=False),
+    Column("run_key", String(120), nullable=False),
+    Column("event_id", Id),
+    Column("contact_id", Id),
+    Column("subject", String(160)),
+    Column("step", SmallInteger, nullable=False, server_default=text("0")),
+    Column("outbox_id", Id),
+    Column("status", String(12), nullable=False),
+    Column("reason", String(64)),
+    Column("voucher_code", String(32)),
+    Column("watch_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False, default=_now),
+    Column("updated_at", UtcDateTime, nullable=False, default=_now),
+    UniqueConstraint("automation_id", "run_key", name="uq_automation_runs_key"),
+    Index("ix_automation_runs_subject", "workspace_id", "subject"),
+    Index("ix_automation_runs_contact", "automation_id", "contact_id", "created_at"),
+    Index("ix_automation_runs_watch", "watch_until"),
+)

@@ -656,22 +656,8 @@ def finish_campaigns(conn: Connection, *, now: datetime) -> list[int]:
 
 
 def report(conn: Connection, campaign_id: int) -> dict[str, Any]:
-    """Counts by state and the carriers' error codes, for one campaign."""
-    by_status: dict[str, int] = dict(
-        conn.execute(
-            select(outbox.c.status, func.count())
-            .where(outbox.c.campaign_id == campaign_id)
-            .group_by(outbox.c.status)
-        ).all()
-    )
-    codes = conn.execute(
-        select(outbox.c.status, outbox.c.code, func.count())
-        .where(outbox.c.campaign_id == campaign_id, outbox.c.code.is_not(None))
-        .group_by(outbox.c.status, outbox.c.code)
-        .order_by(func.count().desc())
-    ).all()
-    return {
-        "campaign_id": campaign_id,
-        "by_status": {str(k): int(v) for k, v in by_status.items()},
-        "codes": [{"status": s, "code": c, "count": int(n)} for s, c, n in codes],
-    }
+    """Counts by state and the carriers' error codes, for one campaign (the full report is
+    loa.services.tracking.report.campaign_report)."""
+    from loa.services.tracking.report import delivery_counts
+
+    return delivery_counts(conn, campaign_id)
