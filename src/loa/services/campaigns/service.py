@@ -386,6 +386,11 @@ def change_state(
             allowed=", ".join(sorted(allowed)) or "—",
         )
     when = now or datetime.now(UTC)
+    if to == "scheduled" and campaign.state == "planned":
+        # Four eyes: no path (API, CLI, automation) starts a campaign that awaits approval.
+        from loa.services.accounts.approvals import gate
+
+        gate(conn, workspace_id=workspace_id, campaign_id=campaign_id, now=when)
     done = conn.execute(
         update(campaigns)
         .where(campaigns.c.id == campaign_id, campaigns.c.state == campaign.state)
