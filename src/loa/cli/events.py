@@ -13,6 +13,7 @@ from rich.table import Table
 
 from loa.cli.common import State, console
 from loa.i18n import LoaError, Msg, current_lang
+from loa.services.automations.engine import event_runs
 from loa.services.events import (
     BAD_TIME,
     EventImportReport,
@@ -54,6 +55,14 @@ ALREADY = Msg(
     "cli.events.already",
     "Sự kiện có mã '{key}' đã được ghi trước đó; không ghi lại.",
     "An event with the id '{key}' was recorded before; nothing was written.",
+)
+
+REACTED = Msg(
+    "cli.events.reacted",
+    "Tự động hoá: {queued} tin nhắn đã xếp hàng, {suppressed} bị chặn, {skipped} bỏ qua "
+    "(xem: loa automations history).",
+    "Automations: {queued} message(s) queued, {suppressed} suppressed, {skipped} skipped "
+    "(see: loa automations history).",
 )
 
 SHOWN_ERRORS = 50
@@ -173,5 +182,15 @@ def send_command(
             refresh_stats(conn, workspace_id=store.workspace_id, now=datetime.now(UTC))
     if new_id is None:
         console.print(ALREADY.render(key=key))
-    else:
-        console.print(RECORDED.render(type=event_type.strip().lower(), id=new_id))
+        return
+    console.print(RECORDED.render(type=event_type.strip().lower(), id=new_id))
+    with store.engine.connect() as conn:
+        runs = event_runs(conn, new_id)
+    if runs:
+        console.print(
+            REACTED.render(
+                queued=runs.get("queued", 0),
+                suppressed=runs.get("suppressed", 0),
+                skipped=runs.get("skipped", 0),
+            )
+        )

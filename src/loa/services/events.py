@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loa.domain.names import fold_accents
 from loa.domain.phones import normalize_column, parse_phone
 from loa.i18n import Lang, LoaError, Msg
+from loa.services.automations.engine import EventFacts, prepare_reaction, react
 from loa.services.stats import PURCHASE_TYPES, refresh_stats
 from loa.store.bulk import attached_scratch, copy_rows
 from loa.store.db import Store
@@ -252,6 +253,15 @@ def record_event(
     ).scalar_one_or_none()
     if contact_id is None:
         raise LoaError(UNKNOWN_CONTACT, value=parsed.e164)
+    # The automations' reaction is worked out before the insert and written with it, in
+    # this transaction: an event is never kept without it, and the write lock is held briefly.
+    reaction = prepare_reaction(
+        conn,
+        workspace_id=workspace_id,
+        facts=[
+            EventFacts(None, kind, int(contact_id), occurred_at, value_vnd, properties, external_id)
+        ],
+    )
     stmt = (
         _insert_new(conn.dialect.name)
         .values(
@@ -268,7 +278,10 @@ def record_event(
         .returning(events.c.id)
     )
     new_id = conn.execute(stmt).scalar_one_or_none()
-    return None if new_id is None else int(new_id)
+    if new_id is None:
+        return None
+    reaction.apply(conn, event_id=int(new_id))
+    return int(new_id)
 
 
 # --- reading the file -----------------------------------------------------------------------
@@ -682,9 +695,15 @@ def import_events(
         # (1.6x faster at 2M rows than inserting in contact order).
         first = pl.col("external_id").is_null() | pl.col("external_id").is_first_distinct()
         good = good.filter(first)
+        last_id = conn.execute(
+            select(func.coalesce(func.max(events.c.id), 0)).where(
+                events.c.workspace_id == store.workspace_id
+            )
+        ).scalar_one()
         with _staging_area(conn, _staged(good)):
             report.imported = _insert_staged(conn, store.workspace_id, good.height, progress)
             if report.imported:
+                react(conn, workspace_id=store.workspace_id, after_id=int(last_id), now=now)
                 if conn.dialect.name == "sqlite":
                     # Before the rebuild: without statistics on the new rows SQLite reads
                     # them through the time index, one random row at a time.

@@ -18,7 +18,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,6 +131,8 @@ class Worker:
         self._packs: dict[int, Pack] = {}
         self._stop = asyncio.Event()
         self._last_activity = _now()
+        self._automations_day: date | None = None
+        self._lane_checked = _now()
 
     def stop(self) -> None:
         self._stop.set()
@@ -213,6 +215,10 @@ class Worker:
                 self._last_activity = now
             self.stats.completed += ledger.finish_campaigns(conn, now=now)
             ledger.prune_usage(conn, now)
+        # Automations: channel fallbacks, and the date rules once a day (issue 10).
+        from loa.services.automations.engine import tick
+
+        self._automations_day = tick(self.engine, now=now, last_day=self._automations_day)
         self._load_routes()
 
     def _load_routes(self) -> None:
@@ -378,6 +384,43 @@ class Worker:
             if down is not None:
                 await self._route_failed(route, pending, down.reason, reconnect=True)
                 return
+            if pending:
+                await self._overtake(pending)
+
+    async def _overtake(self, pending: list[ledger.Leased]) -> None:
+        """Send transactional messages that fell due while this batch still holds marketing
+        ones, before the rest of it: an order confirmation must not wait behind a whole
+        leased batch of a campaign (issue 10)."""
+        if any(r.campaign_id is None for r in pending):
+            return  # this batch is the lane itself
+        now = _now()
+        if (now - self._lane_checked).total_seconds() < 0.05:
+            return
+        self._lane_checked = now
+        with self.engine.begin() as conn:
+            due = conn.execute(
+                select(func.count()).select_from(
+                    select(outbox.c.id)
+                    .where(
+                        outbox.c.status == "queued",
+                        outbox.c.priority > 0,
+                        outbox.c.scheduled_at <= now,
+                    )
+                    .limit(self.options.batch)
+                    .subquery()
+                )
+            ).scalar_one()
+            # The lease takes the lane first, so `due` rows are the lane's.
+            rows = (
+                ledger.lease(
+                    conn, worker=self.id, now=now, limit=due, lease_for=self.options.lease_for
+                )
+                if due
+                else []
+            )
+        if rows:
+            self.stats.leased += len(rows)
+            await self._dispatch(rows)
 
     def _persist(
         self,
@@ -483,6 +526,8 @@ class Worker:
             encoding=encoding or "GSM-7",
             parts=parts or 1,
             validity=self.options.validity,
+            # A push needs a title: the sender (the app or brand name) is it.
+            extras={"title": row.sender} if row.channel == "push" and row.sender else {},
         )
 
     # --- what comes back ---------------------------------------------------------------------
