@@ -1,14 +1,17 @@
 """Planning a campaign end to end on SQLite: audience query, compliance decisions, rendering,
 encoding, pricing and writing the outbox, for a personalised QC message to the whole book.
 
-    .venv/bin/python bench/plan.py [--contacts 1000000] [--history 500000] [--seed 7]
+    .venv/bin/python bench/plan.py [--recipients 1000000] [--history N] [--chunk-rows N] [--seed 7]
+
+`--recipients 10000000` checks that a national audience streams in bounded memory (≤ 2 GB; it
+takes many minutes, so it is not the default).
 
 Setup (not timed) writes a customer book with names and carriers, consent for 90%, opt-outs,
 a DNC list and a day of earlier QC sends, all by bulk SQL. The plan runs in a child process so
 its peak memory (max RSS) is its own. The floor to compare with is DuckDB running the bare
 join/filter of the same audience (contacts without an opt-out or DNC entry and with consent)
 over the same rows loaded into its own tables: what any planner must at least read.
-Targets: 1M recipients in ≤ 15 s, peak ≤ 1.5 GB.
+Targets: 1M recipients in ≤ 15 s, peak ≤ 1.5 GB; 10M recipients in ≤ 2 GB.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from loa.services.campaigns.planner import plan_campaign
+from loa.services.campaigns.planner import CHUNK_ROWS, plan_campaign
 from loa.services.campaigns.service import CampaignSpec, create_campaign, equal_variants
 from loa.services.compliance.brandnames import add_brandname
 from loa.store.db import Store, open_store
@@ -35,6 +38,7 @@ from loa.store.db import Store, open_store
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 in Vietnam
 TARGET_S = 15.0
 TARGET_MB = 1536
+BIG_TARGET_MB = 2048
 TEXT = (
     "{{ gender | greeting }} {{ given_name }} oi, Shop ABC giam 30% cho don tu 500k den het "
     "30/11 tai https://shop.vn/sale"
@@ -43,6 +47,7 @@ GIVEN = ["An", "Bình", "Chi", "Dũng", "Hà", "Hùng", "Lan", "Linh", "Mai", "M
 GIVEN += ["Phương", "Quân", "Thảo", "Trang", "Tuấn", "Vy", "Yến", "Hiếu", "Khánh", "Long"]
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"]
 PREFIXES = {"Viettel": "98", "MobiFone": "90", "VinaPhone": "91", "Vietnamobile": "92"}
+BATCH = 500_000  # setup rows bound at a time
 
 
 def _dt(value: datetime) -> str:
@@ -71,20 +76,19 @@ def build(store: Store, n: int, history: int, rng: random.Random) -> pl.DataFram
     try:
         cur = raw.cursor()
         ws = store.workspace_id
-        rows = people.select("id", "phone", "name", "given_name", "gender", "carrier").rows()
-        cur.executemany(
-            "INSERT INTO contacts (id, workspace_id, phone, name, given_name, gender, carrier, "
-            f"created_at, updated_at, legacy_converted, dnc) VALUES (?, {ws}, ?, ?, ?, ?, ?, "
-            f"'{created}', '{created}', 0, 0)",
-            rows,
-        )
-        consenting = people.filter("consent").select("id").rows()
-        cur.executemany(
-            "INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, evidence, "
-            f"given_at, created_at) VALUES ({ws}, ?, 'sms', 'marketing', 'web_form', 'form', "
-            f"'{created}', '{created}')",
-            consenting,
-        )
+        for batch in people.iter_slices(BATCH):
+            cur.executemany(
+                "INSERT INTO contacts (id, workspace_id, phone, name, given_name, gender, "
+                "carrier, created_at, updated_at, legacy_converted, dnc) VALUES "
+                f"(?, {ws}, ?, ?, ?, ?, ?, '{created}', '{created}', 0, 0)",
+                batch.select("id", "phone", "name", "given_name", "gender", "carrier").rows(),
+            )
+            cur.executemany(
+                "INSERT INTO consents (workspace_id, contact_id, channel, purpose, method, "
+                f"evidence, given_at, created_at) VALUES ({ws}, ?, 'sms', 'marketing', "
+                f"'web_form', 'form', '{created}', '{created}')",
+                batch.filter("consent").select("id").rows(),
+            )
         cur.executemany(
             "INSERT INTO opt_outs (workspace_id, phone, channel, scope, received_at, "
             f"effective_at, source) VALUES ({ws}, ?, 'sms', 'all', '{created}', '{created}', "
@@ -100,20 +104,22 @@ def build(store: Store, n: int, history: int, rng: random.Random) -> pl.DataFram
             people.filter("dnc").select("phone").rows(),
         )
         # A day of earlier QC sends: some numbers already near the 3-per-24 h cap.
-        sent = [
-            (
-                f"h{k}",
-                people["phone"][rng.randrange(n)],
-                _dt(NOW - timedelta(seconds=rng.randrange(86_400))),
+        phones = people["phone"]
+        for start in range(0, history, BATCH):
+            sent = [
+                (
+                    f"h{k}",
+                    phones[rng.randrange(n)],
+                    _dt(NOW - timedelta(seconds=rng.randrange(86_400))),
+                )
+                for k in range(start, min(start + BATCH, history))
+            ]
+            cur.executemany(
+                "INSERT INTO outbox (workspace_id, idempotency_key, phone, channel, class, "
+                "decision, status, attempts, submitted_at, created_at, updated_at) VALUES "
+                f"({ws}, ?, ?, 'sms', 'qc', 'send', 'delivered', 1, ?3, ?3, ?3)",
+                sent,
             )
-            for k in range(history)
-        ]
-        cur.executemany(
-            "INSERT INTO outbox (workspace_id, idempotency_key, phone, channel, class, decision, "
-            f"status, attempts, submitted_at, created_at, updated_at) VALUES ({ws}, ?, ?, 'sms', "
-            f"'qc', 'send', 'delivered', 1, ?3, ?3, ?3)",
-            sent,
-        )
         raw.commit()
     finally:
         raw.close()
@@ -129,10 +135,10 @@ def build(store: Store, n: int, history: int, rng: random.Random) -> pl.DataFram
     return people
 
 
-def child(url: str, campaign_id: int, out: Any) -> None:
+def child(url: str, campaign_id: int, chunk_rows: int, out: Any) -> None:
     store = open_store(url)
     started = time.perf_counter()
-    report = plan_campaign(store, campaign_id, actor="bench", now=NOW)
+    report = plan_campaign(store, campaign_id, actor="bench", now=NOW, chunk_rows=chunk_rows)
     elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.put({"s": elapsed, "peak_mb": peak_mb, "report": report.to_json()})
@@ -162,10 +168,13 @@ def duckdb_floor(people: pl.DataFrame) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--history", type=int, default=500_000)
+    parser.add_argument("--recipients", "--contacts", dest="contacts", type=int, default=1_000_000)
+    parser.add_argument("--history", type=int, help="earlier QC sends (default: recipients / 2)")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.history is None:
+        args.history = args.contacts // 2
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="loa-bench-plan-") as work:
         url = f"sqlite:///{Path(work) / 'loa.db'}"
@@ -194,7 +203,9 @@ def main() -> None:
             )
         store.engine.dispose()
         queue: Any = mp.get_context("spawn").Queue()
-        proc = mp.get_context("spawn").Process(target=child, args=(url, cid, queue))
+        proc = mp.get_context("spawn").Process(
+            target=child, args=(url, cid, args.chunk_rows, queue)
+        )
         proc.start()
         result = queue.get()
         proc.join()
@@ -218,11 +229,14 @@ def main() -> None:
     )
     print(
         f"loa plan:     {result['s']:6.2f} s  ({rate:,.0f} recipients/s), "
-        f"peak {result['peak_mb']:,.0f} MB  (targets ≤ {TARGET_S:.0f} s, ≤ {TARGET_MB} MB)"
+        f"peak {result['peak_mb']:,.0f} MB in chunks of {args.chunk_rows:,}  "
+        f"(targets ≤ {TARGET_S:.0f} s per million, ≤ {TARGET_MB} MB at 1M, ≤ {BIG_TARGET_MB} MB)"
     )
     print(f"duckdb floor: {floor_s:6.3f} s  (bare join/filter, {floor_count:,} pass)")
     print(f"ratio loa / duckdb floor: {result['s'] / floor_s:,.0f}×")
-    ok = result["s"] <= TARGET_S * args.contacts / 1_000_000 and result["peak_mb"] <= TARGET_MB
+    # Time scales with the audience; memory must not (chunks): 1.5 GB at 1M, 2 GB beyond.
+    limit_mb = TARGET_MB if args.contacts <= 1_000_000 else BIG_TARGET_MB
+    ok = result["s"] <= TARGET_S * args.contacts / 1_000_000 and result["peak_mb"] <= limit_mb
     print("target met" if ok else "target NOT met")
 
 

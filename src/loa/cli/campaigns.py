@@ -1,4 +1,5 @@
-"""`loa campaigns ...`: create, plan, start, pause, resume, cancel, list and show campaigns."""
+"""`loa campaigns ...`: create, plan, start, pause, resume, cancel, list and show campaigns;
+`loa prices list|set`: the price per SMS part that plans are costed with."""
 
 from __future__ import annotations
 
@@ -457,3 +458,91 @@ def plan_command(
         if sample:
             console.print(f"{label.render()} ({sample['parts']}): {sample['text']}")
     console.print(PLAN_NEXT.render(id=campaign_id))
+
+
+# --- prices -----------------------------------------------------------------------------------
+
+prices_app = typer.Typer(
+    no_args_is_help=True,
+    help="Giá mỗi phần tin theo nhà mạng và loại tin (VND). / Prices per SMS part.",
+)
+PRICE_SET = Msg(
+    "cli.prices.set",
+    "Giá {cls} của {carrier}: {price} đ mỗi phần tin (giá riêng của workspace).",
+    "{carrier} {cls} price: {price} VND per part (the workspace's own price).",
+)
+PRICE_H = {
+    "carrier": Msg("cli.prices.h_carrier", "Nhà mạng", "Carrier"),
+    "class": Msg("cli.prices.h_class", "Loại", "Class"),
+    "price": Msg("cli.prices.h_price", "Giá/phần (đ)", "Price/part (VND)"),
+    "source": Msg("cli.prices.h_source", "Nguồn", "Source"),
+}
+PRICE_SOURCES = {
+    True: Msg("cli.prices.custom", "riêng", "custom"),
+    False: Msg("cli.prices.default", "mặc định", "default"),
+}
+
+
+@prices_app.command("list")
+def prices_list_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Every carrier × class price in effect: the workspace's own, else the shipped default."""
+    from loa.services.campaigns.pricing import list_prices
+
+    state: State = ctx.obj
+    store = state.store()
+    with store.engine.connect() as conn:
+        found = list_prices(conn, workspace_id=store.workspace_id)
+    if as_json:
+        _echo_json(
+            [
+                {"carrier": p.carrier, "class": p.cls, "price_vnd": p.price_vnd, "custom": p.custom}
+                for p in found
+            ]
+        )
+        return
+    table = Table()
+    for key in ("carrier", "class", "price", "source"):
+        table.add_column(PRICE_H[key].render(), justify="right" if key == "price" else "left")
+    for p in found:
+        table.add_row(p.carrier, p.cls.upper(), _vnd(p.price_vnd), PRICE_SOURCES[p.custom].render())
+    console.print(table)
+
+
+@prices_app.command("set")
+def prices_set_command(
+    ctx: typer.Context,
+    carrier: str = typer.Argument(..., help="Viettel, MobiFone, VinaPhone, Vietnamobile…"),
+    cls: str = typer.Argument(..., metavar="CLASS", help="qc, cskh or public"),
+    price_vnd: int = typer.Argument(..., metavar="PRICE_VND", help="VND per SMS part"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Set the workspace's price per part for one carrier and class."""
+    from loa.services.campaigns.pricing import set_price
+
+    state: State = ctx.obj
+    store = state.store()
+    with store.engine.begin() as conn:
+        price = set_price(
+            conn,
+            workspace_id=store.workspace_id,
+            carrier=carrier,
+            cls=cls.strip().lower(),
+            price_vnd=price_vnd,
+        )
+        audit.record(
+            conn,
+            workspace_id=store.workspace_id,
+            actor=audit.cli_actor(),
+            action="prices.set",
+            target=f"{price.carrier}:{price.cls}",
+            details={"price_vnd": price.price_vnd},
+        )
+    if as_json:
+        _echo_json({"carrier": price.carrier, "class": price.cls, "price_vnd": price.price_vnd})
+        return
+    console.print(
+        PRICE_SET.render(carrier=price.carrier, cls=price.cls.upper(), price=_vnd(price.price_vnd))
+    )

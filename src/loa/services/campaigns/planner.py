@@ -7,20 +7,38 @@ with its reasons. Then the budget cut, by score when there is one, else by the s
 never by import order. The rows replace the campaign's previous plan in one transaction, keyed
 `c<campaign>:<contact>`, so a plan never holds a recipient twice and a re-plan sends nothing.
 
-Columnar throughout (Polars), because a national audience is millions of rows.
+Streaming, because a national audience is tens of millions of rows: a first pass reads only
+(contact, score) to fix everyone's draw, priority and send instant; then the audience is
+planned a chunk at a time in priority order (so the budget is a running sum), each chunk
+columnar (Polars), staged in a scratch table, and the whole plan written by one statement.
+A plan is the same whatever the chunk size.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Select, delete, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    any_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from loa.domain.compliance.decide import MESSAGE_REASON_CLASSES
 from loa.domain.compliance.reasons import Reason
@@ -33,9 +51,9 @@ from loa.services.campaigns.pricing import price_table
 from loa.services.campaigns.service import Campaign, change_state, get_campaign
 from loa.services.compliance.brandnames import find_brandname
 from loa.services.compliance.check import check_message
-from loa.services.compliance.decisions import decide_batch
+from loa.services.compliance.decisions import decide_batch, history_window, load_history
 from loa.services.segments.service import segment_members
-from loa.store.bulk import attached_scratch, copy_rows, sqlite_rows
+from loa.store.bulk import Scratch, copy_rows, literal_sql, scratch, sqlite_batches
 from loa.store.db import Store
 from loa.store.tables import campaigns, contact_stats, contacts, outbox, short_links, workspaces
 
@@ -43,8 +61,13 @@ Progress = Callable[[str, int, int], None]
 
 # The route speed assumed when neither the campaign nor a route says (messages/s).
 DEFAULT_TPS: Final = 100
-CHUNK: Final = 100_000
+# Recipients planned at a time: bounds memory (about 1 KB per recipient in flight).
+CHUNK_ROWS: Final = 200_000
 HOLDOUT: Final = "control"
+# Render warnings kept in the report (the rest are counted under render_failed).
+MAX_WARNINGS: Final = 5
+# Members tried (by contact id) for the copy of each variant that the content checks judge.
+SAMPLE_TRIES: Final = 20
 
 CANNOT_REPLAN = Msg(
     "campaigns.cannot_replan",
@@ -88,14 +111,13 @@ class PlanReport:
 # --- audience ---------------------------------------------------------------------------------
 
 
-# What every plan reads, and the columns templates may name (read only when one does).
-BASE_COLUMNS: Final = ("contact_id", "phone", "carrier", "invalid_reason", "score")
+# The columns every chunk reads, and those templates may name (read only when one does).
+BASE_COLUMNS: Final = ("phone", "carrier", "invalid_reason")
 COLUMN_TYPES: Final[dict[str, pl.DataType]] = {
     "contact_id": pl.Int64(),
     "phone": pl.String(),
     "carrier": pl.String(),
     "invalid_reason": pl.String(),
-    "score": pl.Int64(),
     "name": pl.String(),
     "given_name": pl.String(),
     "gender": pl.String(),
@@ -114,9 +136,11 @@ def template_columns(campaign: Campaign) -> tuple[str, ...]:
     return tuple(c for c in TEMPLATE_FIELDS if c in used and c not in BASE_COLUMNS)
 
 
-def _audience(
-    conn: Connection, workspace_id: int, campaign: Campaign, now: datetime, extra: tuple[str, ...]
-) -> Select[Any]:
+def _audience_ids(
+    conn: Connection, workspace_id: int, campaign: Campaign, now: datetime
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Pass one: every recipient's contact id and score (RFM total; 0 without purchases),
+    read in batches into two arrays: 16 bytes a recipient, whatever the audience size."""
     include = [
         segment_members(conn, workspace_id=workspace_id, segment=name, now=now)
         for name in campaign.include
@@ -125,54 +149,62 @@ def _audience(
     for name in campaign.exclude:
         where = where & ~segment_members(conn, workspace_id=workspace_id, segment=name, now=now)
     c, s = contacts.c, contact_stats.c
-    # RFM total as the budget score; contacts without purchases score 0.
     score = func.coalesce(s.r_score + s.f_score + s.m_score, 0)
-    return (
-        select(
-            c.id.label("contact_id"),
-            c.phone,
-            c.carrier,
-            c.invalid_reason,
-            score.label("score"),
-            *(c[name] for name in extra),
-        )
+    query = (
+        select(c.id, score)
         .select_from(contacts.outerjoin(contact_stats, s.contact_id == c.id))
         .where(where)
-        .order_by(c.id)
     )
-
-
-def load_audience(
-    conn: Connection, workspace_id: int, campaign: Campaign, now: datetime
-) -> pl.DataFrame:
-    """The campaign's recipients with what its templates and rules need, by contact id."""
-    extra = template_columns(campaign)
-    query = _audience(conn, workspace_id, campaign, now, extra)
-    schema = {name: COLUMN_TYPES[name] for name in (*BASE_COLUMNS, *extra)}
     if conn.dialect.name == "sqlite":
-        return _read_sqlite(conn, query, schema)
-    rows = conn.execute(query).all()
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+        batches: Iterator[Any] = sqlite_batches(conn, literal_sql(conn, query))
+    else:
+        batches = conn.execution_options(yield_per=100_000).execute(query).partitions()
+    ids, scores = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for batch in batches:
+        pair = np.array(batch, dtype=np.int64).reshape(-1, 2)
+        ids.append(pair[:, 0].copy())
+        scores.append(pair[:, 1].copy())
+    return np.concatenate(ids), np.concatenate(scores)
+
+
+def _fetch(
+    conn: Connection, workspace_id: int, ids: np.ndarray[Any, Any], extra: tuple[str, ...]
+) -> pl.DataFrame:
+    """The contact columns a plan reads, for the contacts `ids` (in any order)."""
+    names = (*BASE_COLUMNS, *extra)
+    schema = {name: COLUMN_TYPES[name] for name in ("contact_id", *names)}
+    if conn.dialect.name == "sqlite":
+        # The ids travel as one JSON parameter: no temporary table, no statement per id. CROSS
+        # JOIN makes SQLite look each id up by key instead of scanning the workspace's index.
+        # The column names come from the fixed TEMPLATE_FIELDS list, never from input.
+        sql = (
+            f"SELECT c.id, {', '.join('c.' + name for name in names)} "
+            "FROM json_each(?) j CROSS JOIN contacts c WHERE c.id = j.value AND c.workspace_id = ?"
+        )
+        rows = [
+            row
+            for batch in sqlite_batches(conn, sql, (json.dumps(ids.tolist()), workspace_id))
+            for row in batch
+        ]
+        frame = pl.DataFrame(rows, schema=list(schema), orient="row")
+        return frame.select(
+            pl.col(name).cast(pl.String).str.to_date()
+            if dtype == pl.Date() and frame[name].dtype == pl.String
+            else pl.col(name).cast(dtype)
+            for name, dtype in schema.items()
+        )
+    wanted = bindparam("ids", ids.tolist(), type_=ARRAY(BigInteger()))
+    query = select(contacts.c.id, *(contacts.c[name] for name in names)).where(
+        contacts.c.workspace_id == workspace_id, contacts.c.id == any_(wanted)
+    )
+    found = conn.execute(query).all()
+    columns: list[Any] = list(zip(*found, strict=True)) if found else [() for _ in schema]
     data = {}
     for (name, dtype), values in zip(schema.items(), columns, strict=True):
         if name == "attrs":  # kept as JSON text; parsed only for templates that use it
             values = [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
         data[name] = pl.Series(name, values, dtype=dtype)
     return pl.DataFrame(data)
-
-
-def _read_sqlite(
-    conn: Connection, query: Select[Any], schema: dict[str, pl.DataType]
-) -> pl.DataFrame:
-    """Read through the raw sqlite3 cursor: plain tuples, without SQLAlchemy's per-row work."""
-    rows = sqlite_rows(conn, query)
-    frame = pl.DataFrame(rows, schema=list(schema), orient="row")
-    return frame.select(
-        pl.col(name).cast(pl.String).str.to_date()
-        if dtype == pl.Date() and frame[name].dtype == pl.String
-        else pl.col(name).cast(dtype)
-        for name, dtype in schema.items()
-    )
 
 
 def _attrs(value: str | None) -> dict[str, Any]:
@@ -193,21 +225,28 @@ def uniform_draw(contact_ids: np.ndarray[Any, Any], seed: int) -> np.ndarray[Any
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def assign_groups(frame: pl.DataFrame, campaign: Campaign) -> pl.DataFrame:
-    """Add `u` (the seeded draw) and `variant` (a variant name, or `control` for the holdout).
+def variant_names(campaign: Campaign) -> list[str]:
+    """The variants' names, in the order their shares are laid out."""
+    return [v.name for v in campaign.variants] or ["A"]
+
+
+def assign_groups(
+    contact_ids: np.ndarray[Any, Any], campaign: Campaign
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The seeded draw `u` per contact and its group: an index into `variant_names`, or -1 for
+    the holdout.
 
     The holdout takes the lowest draws; the rest are split by the variants' shares, so growing
     the holdout never moves someone from one variant to another by chance alone.
     """
-    u = uniform_draw(frame["contact_id"].to_numpy(), campaign.seed)
+    u = uniform_draw(contact_ids, campaign.seed)
     holdout = campaign.holdout_pct / 100
-    names = [v.name for v in campaign.variants] or ["A"]
+    names = variant_names(campaign)
     shares = np.array([v.share_pct for v in campaign.variants] or [100], dtype=np.float64)
     edges = np.cumsum(shares) / shares.sum()
     rest = (u - holdout) / (1 - holdout) if holdout < 1 else u
     index = np.minimum(np.searchsorted(edges, rest, side="right"), len(names) - 1)
-    variant = np.where(u < holdout, HOLDOUT, np.array(names, dtype=object)[index])
-    return frame.with_columns(pl.Series("u", u), pl.Series("variant", variant, dtype=pl.String))
+    return u, np.where(u < holdout, -1, index).astype(np.int16)
 
 
 # --- schedule ---------------------------------------------------------------------------------
@@ -228,6 +267,41 @@ def send_instants(
     return spread(count, spans, rate_per_s=rate_per_s)
 
 
+@dataclass(slots=True)
+class _Order:
+    """Pass one's answer: the audience in priority order, with each recipient's group and send
+    instant (epoch µs; -1 for the holdout and for whoever does not fit in the schedule)."""
+
+    ids: np.ndarray[Any, Any]
+    group: np.ndarray[Any, Any]
+    at_us: np.ndarray[Any, Any]
+    unscheduled: int
+
+
+def _order(
+    ids: np.ndarray[Any, Any],
+    scores: np.ndarray[Any, Any],
+    campaign: Campaign,
+    *,
+    now: datetime,
+    zone: str,
+    rate_per_s: float,
+) -> _Order:
+    # Priority: the best customers first (RFM total), ties by the seeded draw. The order decides
+    # who leaves first and who is kept under a budget.
+    u, group = assign_groups(ids, campaign)
+    order = np.lexsort((ids, u, -scores))  # the id only settles a (vanishingly rare) tie
+    ids, group = ids[order], group[order]
+    del order, u
+    targets = group >= 0
+    instants, left = send_instants(
+        int(targets.sum()), campaign, now=now, zone=zone, rate_per_s=rate_per_s
+    )
+    at_us = np.full(ids.shape[0], -1, dtype=np.int64)
+    at_us[targets] = instants
+    return _Order(ids, group, at_us, left)
+
+
 # --- the plan ---------------------------------------------------------------------------------
 
 
@@ -242,47 +316,6 @@ def _zone(conn: Connection, workspace_id: int) -> tuple[str, str]:
     return code, zone
 
 
-def _summary(frame: pl.DataFrame, report: PlanReport) -> None:
-    report.audience = frame.height
-    report.holdout = frame.filter(pl.col("variant") == HOLDOUT).height
-    report.by_decision = dict(frame.group_by("decision").len().sort("decision").iter_rows())
-    reasons = frame.filter(pl.col("decision") != "holdout").select(
-        pl.col("reasons").list.first().alias("reason")
-    )
-    report.by_reason = dict(
-        reasons.drop_nulls().group_by("reason").len().sort("reason").iter_rows()
-    )
-    report.by_variant = dict(frame.group_by("variant").len().sort("variant").iter_rows())
-    billed = frame.filter(pl.col("decision").is_in(["send", "defer"]))
-    report.parts_total = int(billed["parts"].sum() or 0)
-    report.cost_vnd = int(billed["price_vnd"].sum() or 0)
-    report.parts_unaccented = int(billed["parts_unaccented"].sum() or 0)
-    report.cost_unaccented_vnd = int(billed["price_unaccented_vnd"].sum() or 0)
-    report.encodings = dict(billed.group_by("encoding").len().sort("encoding").iter_rows())
-    by_carrier = (
-        billed.group_by(pl.col("carrier").fill_null("unknown"))
-        .agg(
-            pl.len().alias("messages"),
-            pl.col("parts").sum().alias("parts"),
-            pl.col("price_vnd").sum().alias("cost_vnd"),
-        )
-        .sort("carrier")
-    )
-    report.by_carrier = {
-        row["carrier"]: {k: int(row[k]) for k in ("messages", "parts", "cost_vnd")}
-        for row in by_carrier.iter_rows(named=True)
-    }
-    if billed.height:
-        times = billed["scheduled_at"]
-        report.first_at = times.min().isoformat()  # type: ignore[union-attr]
-        report.last_at = times.max().isoformat()  # type: ignore[union-attr]
-        lengths = billed.select(pl.col("text").str.len_chars().alias("n"), "text", "parts")
-        short = lengths.sort("n").row(0, named=True)
-        long = lengths.sort("n", descending=True).row(0, named=True)
-        report.shortest = {"text": short["text"], "parts": short["parts"]}
-        report.longest = {"text": long["text"], "parts": long["parts"]}
-
-
 def plan_campaign(
     store: Store,
     campaign_id: int,
@@ -290,34 +323,115 @@ def plan_campaign(
     actor: str,
     now: datetime | None = None,
     progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> PlanReport:
     """Plan (or re-plan) a campaign: write its outbox rows and return the plan report."""
     when = now or datetime.now(UTC)
     ws = store.workspace_id
+    step = progress or (lambda _step, _done, _total: None)
+    report = PlanReport(campaign_id=campaign_id)
+    _statistics(store)
     with store.engine.connect() as conn:
         campaign = get_campaign(conn, workspace_id=ws, campaign_id=campaign_id)
         if campaign.state not in ("draft", "planned"):
             raise LoaError(CANNOT_REPLAN, id=campaign_id, state=campaign.state)
-        frame = load_audience(conn, ws, campaign, when)
         pack_code, zone = _zone(conn, ws)
+        lang: Lang = "vi" if pack_code == "vn" else "en"
         prices = price_table(conn, workspace_id=ws)
-    report = PlanReport(campaign_id=campaign_id)
-    lang: Lang = "vi" if pack_code == "vn" else "en"
-    step = progress or (lambda _step, _done, _total: None)
-    step("audience", frame.height, frame.height)
-    frame = assign_groups(frame, campaign)
-    frame, links, samples = _render(store, campaign, frame, report, lang)
-    step("render", frame.height, frame.height)
-    frame = _carrier_limits(frame)
-    frame = _price(frame, campaign, prices)
-    frame = _order_and_time(frame, campaign, when, zone, report)
-    frame = _decide(store, campaign, frame, samples, report, when)
-    step("compliance", frame.height, frame.height)
-    frame = _budget(frame, campaign, report)
-    _summary(frame, report)
-    _write(store, campaign, frame, links, report, actor=actor, now=when)
-    step("outbox", frame.height, frame.height)
+        composed = _compose(conn, ws, campaign, lang)
+        rate = float(campaign.max_tps or DEFAULT_TPS)
+        ids, scores = _audience_ids(conn, ws, campaign, when)
+        order = _order(ids, scores, campaign, now=when, zone=zone, rate_per_s=rate)
+        del ids, scores
+        extra = template_columns(campaign)
+        samples = _samples(conn, ws, campaign, composed, order, extra)
+        history = _history(conn, ws, campaign, order)
+    total = order.ids.shape[0]
+    step("audience", total, total)
+    targets = int((order.group >= 0).sum())
+    report.rate_per_s = rate
+    report.sending_time_s = targets / rate
+    render_warnings: list[str] = []
+    message_warnings: list[str] = []
+    reasons = _message_reasons(store, campaign, samples, message_warnings)
+    tally = _Tally()
+    spent = 0
+    size = max(1, chunk_rows)
+    with _staging(store) as stage, store.engine.connect() as reader:
+        for start in range(0, total, size):
+            chunk = _chunk(reader, ws, campaign, order, start, start + size, extra)
+            frame, links = _render(campaign, composed, chunk, render_warnings)
+            frame = _carrier_limits(frame)
+            frame = _price(frame, campaign, prices)
+            frame = _decide(store, campaign, frame, reasons, history, when)
+            frame, spent = _budget(frame, campaign, spent, report)
+            tally.add(frame)
+            stage.add(_outbox_rows(frame, campaign), links)
+            step("plan", min(start + size, total), total)
+        tally.finish(report)
+        report.warnings = [
+            *render_warnings,
+            *(["schedule_full"] if order.unscheduled else []),
+            *message_warnings,
+        ]
+        stage.write(campaign, report, actor=actor, now=when)
+    step("outbox", total, total)
     return report
+
+
+def _history(
+    conn: Connection, workspace_id: int, campaign: Campaign, order: _Order
+) -> pl.DataFrame | None:
+    """The workspace's earlier QC messages over the whole sending span, read once for every
+    chunk's frequency caps (a query a chunk would scan the same index again each time)."""
+    timed = order.at_us[order.at_us >= 0]
+    if campaign.cls != "qc" or not timed.shape[0]:
+        return None
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first, last = (epoch + timedelta(microseconds=int(v)) for v in (timed.min(), timed.max()))
+    after, until = history_window(first, last)
+    return load_history(
+        conn, workspace_id, None, after=after, until=until, exclude_campaign_id=campaign.id
+    )
+
+
+def _statistics(store: Store) -> None:
+    """SQLite: sampled statistics, so that each chunk's compliance facts are looked up from the
+    chunk's numbers instead of by scanning every consent (milliseconds)."""
+    if store.dialect != "sqlite":
+        return
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE contacts")
+        conn.exec_driver_sql("ANALYZE consents")
+
+
+def _chunk(
+    conn: Connection,
+    workspace_id: int,
+    campaign: Campaign,
+    order: _Order,
+    start: int,
+    stop: int,
+    extra: tuple[str, ...],
+) -> pl.DataFrame:
+    """Recipients `start`..`stop` of the priority order, with their contact columns."""
+    names = variant_names(campaign)
+    group = order.group[start:stop]
+    at = pl.Series("at_us", order.at_us[start:stop]).replace(-1, None)
+    keys = pl.DataFrame(
+        {
+            "contact_id": order.ids[start:stop],
+            "variant": pl.Series(
+                np.where(group < 0, HOLDOUT, np.array(names, dtype=object)[group]),
+                dtype=pl.String,
+            ),
+            "at": at.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        }
+    )
+    found = _fetch(conn, workspace_id, np.sort(order.ids[start:stop]), extra)
+    # A contact erased between the two passes has nothing left to plan.
+    return keys.join(found, on="contact_id", how="inner", maintain_order="left")
 
 
 # Columns of `contacts` a template may name directly; anything else is an error naming it.
@@ -386,58 +500,75 @@ def _rows(chunk: pl.DataFrame, template: Template) -> list[dict[str, Any]]:
     return rows
 
 
-def _render(
-    store: Store, campaign: Campaign, frame: pl.DataFrame, report: PlanReport, lang: Lang
-) -> tuple[pl.DataFrame, list[dict[str, Any]], dict[str, str]]:
-    """Render, frame and count every targeted recipient's message, a chunk at a time.
+def _samples(
+    conn: Connection,
+    workspace_id: int,
+    campaign: Campaign,
+    composed: dict[str, _Composed],
+    order: _Order,
+    extra: tuple[str, ...],
+) -> dict[str, str]:
+    """Per variant, one copy as it reads before its links are shortened: the copy the content
+    checks judge. It is the first member (by contact id) whose message renders."""
+    samples: dict[str, str] = {}
+    for index, name in enumerate(variant_names(campaign)):
+        if name not in composed:
+            continue
+        members = order.ids[order.group == index]
+        if members.shape[0] > SAMPLE_TRIES:  # the lowest ids, without sorting millions
+            members = np.partition(members, SAMPLE_TRIES)[:SAMPLE_TRIES]
+        members = np.sort(members)
+        if not members.shape[0]:
+            continue
+        rows_frame = _fetch(conn, workspace_id, members, extra).sort("contact_id")
+        rows = _rows(rows_frame, composed[name].checked)
+        labels = rows_frame["phone"].to_list()
+        texts = composed[name].checked.render_rows(rows, labels).texts
+        first = next((t for t in texts if t is not None), None)
+        if first is not None:
+            samples[name] = first
+    return samples
 
-    Also returns the short links issued (written with the plan) and, per variant, one copy as
-    it reads before its links are shortened: the copy the content checks judge."""
-    with store.engine.connect() as conn:
-        composed = _compose(conn, store.workspace_id, campaign, lang)
+
+def _render(
+    campaign: Campaign, composed: dict[str, _Composed], frame: pl.DataFrame, warnings: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Render, frame and count every targeted recipient's message in the chunk; also the short
+    links issued (written with the plan)."""
     n = frame.height
     texts = np.full(n, None, dtype=object)
     errors = np.full(n, None, dtype=object)
     encodings = np.full(n, None, dtype=object)
     parts = np.zeros(n, dtype=np.int64)
     parts_plain = np.zeros(n, dtype=np.int64)
-    links: list[dict[str, Any]] = []
-    samples: dict[str, str] = {}
+    links: dict[str, list[Any]] = {"code": [], "destination": [], "contact_id": [], "variant": []}
     indexed = frame.with_row_index("_pos")
     for name, c in composed.items():
         members = indexed.filter(pl.col("variant") == name)
-        positions = members["_pos"].to_numpy()
-        for start in range(0, members.height, CHUNK):
-            chunk = members.slice(start, CHUNK)
-            where = positions[start : start + chunk.height]
-            rows = _rows(chunk, c.template)
-            labels = chunk["phone"].to_list()
-            if name not in samples:
-                first = c.checked.render_rows(rows[:1], labels[:1]).texts
-                if first and first[0] is not None:
-                    samples[name] = first[0]
-            if c.linked is not None:
-                ids = chunk["contact_id"].to_list()
-                for i, found in enumerate(issue_links(c.linked, rows)):
-                    links.extend(
-                        {
-                            "code": link.code,
-                            "destination": link.destination,
-                            "contact_id": ids[i],
-                            "variant": name,
-                        }
-                        for link in found
-                    )
-            result, counts = c.template.render_counted(rows, labels)
-            _, plain_counts = c.unaccented.render_counted(rows, labels)
-            for error in result.errors:
-                errors[where[error.row]] = error.error.render()
-                if len(report.warnings) < 5:
-                    report.warnings.append(error.error.render())
-            texts[where] = result.texts
-            encodings[where] = [k.encoding if k else None for k in counts]
-            parts[where] = [k.segments if k else 0 for k in counts]
-            parts_plain[where] = [k.segments if k else 0 for k in plain_counts]
+        if not members.height:
+            continue
+        where = members["_pos"].to_numpy()
+        rows = _rows(members, c.template)
+        labels = members["phone"].to_list()
+        if c.linked is not None:
+            ids = members["contact_id"].to_list()
+            for i, found in enumerate(issue_links(c.linked, rows)):
+                for link in found:
+                    links["code"].append(link.code)
+                    links["destination"].append(link.destination)
+                    links["contact_id"].append(ids[i])
+                    links["variant"].append(name)
+        result, counts = c.template.render_counted(rows, labels)
+        _, plain_counts = c.unaccented.render_counted(rows, labels)
+        for error in result.errors:
+            errors[where[error.row]] = error.error.render()
+        texts[where] = result.texts
+        encodings[where] = [k.encoding if k else None for k in counts]
+        parts[where] = [k.segments if k else 0 for k in counts]
+        parts_plain[where] = [k.segments if k else 0 for k in plain_counts]
+    # The first few errors in priority order, whatever the chunk size.
+    for message in errors[errors != None][: max(0, MAX_WARNINGS - len(warnings))]:  # noqa: E711
+        warnings.append(message)
     rendered = frame.with_columns(
         pl.Series("text", texts.tolist(), dtype=pl.String),
         pl.Series("render_error", errors.tolist(), dtype=pl.String),
@@ -445,7 +576,16 @@ def _render(
         pl.Series("parts", parts),
         pl.Series("parts_unaccented", parts_plain),
     )
-    return rendered, links, samples
+    issued = pl.DataFrame(
+        links,
+        schema={
+            "code": pl.String,
+            "destination": pl.String,
+            "contact_id": pl.Int64,
+            "variant": pl.String,
+        },
+    )
+    return rendered, issued
 
 
 def _price(
@@ -471,30 +611,8 @@ def _price(
     )
 
 
-def _order_and_time(
-    frame: pl.DataFrame, campaign: Campaign, now: datetime, zone: str, report: PlanReport
-) -> pl.DataFrame:
-    # Priority: the best customers first (RFM total), ties by the seeded draw. The order decides
-    # who leaves first and who is kept under a budget.
-    frame = frame.sort(["score", "u"], descending=[True, False])
-    targets = frame["variant"] != HOLDOUT
-    count = int(targets.sum())
-    rate = float(campaign.max_tps or DEFAULT_TPS)
-    instants, left = send_instants(count, campaign, now=now, zone=zone, rate_per_s=rate)
-    report.rate_per_s = rate
-    report.sending_time_s = count / rate
-    if left:
-        report.warnings.append("schedule_full")
-    at = np.full(frame.height, -1, dtype=np.int64)
-    at[targets.to_numpy()] = instants
-    series = pl.Series("at_us", at).replace(-1, None)
-    return frame.with_columns(
-        series.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("at")
-    )
-
-
 def _message_reasons(
-    store: Store, campaign: Campaign, samples: dict[str, str], report: PlanReport
+    store: Store, campaign: Campaign, samples: dict[str, str], warnings: list[str]
 ) -> list[Reason]:
     """What stops the message itself, judged on one rendered copy of each variant as it would
     leave; fine-grained content findings are kept for the report and count as content_blocked."""
@@ -504,7 +622,7 @@ def _message_reasons(
             store, sample, campaign.sender, campaign.cls, template=campaign.template
         )
         for reason in checked.reasons:
-            report.warnings.append(f"{variant}: {reason.render()}")
+            warnings.append(f"{variant}: {reason.render()}")
             if reason.code in MESSAGE_REASON_CLASSES:
                 found.setdefault(reason.code, reason)
             else:
@@ -518,13 +636,12 @@ def _decide(
     store: Store,
     campaign: Campaign,
     frame: pl.DataFrame,
-    samples: dict[str, str],
-    report: PlanReport,
+    reasons: list[Reason],
+    history: pl.DataFrame | None,
     now: datetime,
 ) -> pl.DataFrame:
     """The compliance decision for every timed recipient; holdout, unrendered and unscheduled
     recipients are settled here without the engine."""
-    reasons = _message_reasons(store, campaign, samples, report)
     judged = frame.filter(pl.col("at").is_not_null())
     decided = pl.DataFrame(
         schema={
@@ -544,6 +661,7 @@ def _decide(
             message_reasons=reasons,
             now=now,
             exclude_campaign_id=campaign.id,
+            known_history=history,
         )
         decided = pl.DataFrame(
             {
@@ -612,14 +730,20 @@ def _carrier_limits(frame: pl.DataFrame) -> pl.DataFrame:
     return joined.with_columns(problem.alias("carrier_problem")).drop("max_parts", "ucs2_allowed")
 
 
-def _budget(frame: pl.DataFrame, campaign: Campaign, report: PlanReport) -> pl.DataFrame:
+def _budget(
+    frame: pl.DataFrame, campaign: Campaign, spent: int, report: PlanReport
+) -> tuple[pl.DataFrame, int]:
+    """Cut whoever the budget no longer covers; `spent` carries the running total (of every
+    billed message, kept or cut) from the chunks before, which come first in priority."""
     if campaign.budget_vnd is None:
-        return frame
+        return frame, spent
     billed = pl.col("decision").is_in(["send", "defer"])
-    spent = pl.when(billed).then(pl.col("price_vnd")).otherwise(0).cum_sum()
-    over = billed & (spent > campaign.budget_vnd)
-    report.budget_cut = int(frame.select(over.sum()).item())
-    return frame.with_columns(
+    price = pl.when(billed).then(pl.col("price_vnd")).otherwise(0)
+    running = price.cum_sum() + spent
+    over = billed & (running > campaign.budget_vnd)
+    cut, total = frame.select(over.sum(), price.sum()).row(0)
+    report.budget_cut += int(cut)
+    cut_frame = frame.with_columns(
         pl.when(over).then(pl.lit("suppress")).otherwise(pl.col("decision")).alias("decision"),
         pl.when(over)
         .then(pl.concat_list(pl.lit(["budget"]), pl.col("reasons")))
@@ -627,6 +751,86 @@ def _budget(frame: pl.DataFrame, campaign: Campaign, report: PlanReport) -> pl.D
         .alias("reasons"),
         pl.when(over).then(None).otherwise(pl.col("scheduled_at")).alias("scheduled_at"),
     )
+    return cut_frame, spent + int(total or 0)
+
+
+class _Tally:
+    """The plan report's figures, added up a chunk at a time."""
+
+    def __init__(self) -> None:
+        self.audience = 0
+        self.holdout = 0
+        self.by_decision: Counter[str] = Counter()
+        self.by_reason: Counter[str] = Counter()
+        self.by_variant: Counter[str] = Counter()
+        self.encodings: Counter[str] = Counter()
+        self.by_carrier: dict[str, Counter[str]] = {}
+        self.sums: Counter[str] = Counter()
+        self.first_at: datetime | None = None
+        self.last_at: datetime | None = None
+        # (length, text, parts): the first shortest and first longest in priority order.
+        self.shortest: tuple[int, str, int] | None = None
+        self.longest: tuple[int, str, int] | None = None
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Count one chunk."""
+        self.audience += frame.height
+        self.holdout += frame.filter(pl.col("variant") == HOLDOUT).height
+        self.by_decision.update(dict(frame.group_by("decision").len().iter_rows()))
+        reasons = frame.filter(pl.col("decision") != "holdout").select(
+            pl.col("reasons").list.first().alias("reason")
+        )
+        self.by_reason.update(dict(reasons.drop_nulls().group_by("reason").len().iter_rows()))
+        self.by_variant.update(dict(frame.group_by("variant").len().iter_rows()))
+        billed = frame.filter(pl.col("decision").is_in(["send", "defer"]))
+        if not billed.height:
+            return
+        for name in ("parts", "price_vnd", "parts_unaccented", "price_unaccented_vnd"):
+            self.sums[name] += int(billed[name].sum() or 0)
+        self.encodings.update(dict(billed.group_by("encoding").len().iter_rows()))
+        by_carrier = billed.group_by(pl.col("carrier").fill_null("unknown")).agg(
+            pl.len().alias("messages"),
+            pl.col("parts").sum().alias("parts"),
+            pl.col("price_vnd").sum().alias("cost_vnd"),
+        )
+        for row in by_carrier.iter_rows(named=True):
+            counter = self.by_carrier.setdefault(row["carrier"], Counter())
+            counter.update({k: int(row[k]) for k in ("messages", "parts", "cost_vnd")})
+        times = billed["scheduled_at"]
+        low, high = times.min(), times.max()
+        assert isinstance(low, datetime) and isinstance(high, datetime)
+        self.first_at = low if self.first_at is None else min(self.first_at, low)
+        self.last_at = high if self.last_at is None else max(self.last_at, high)
+        lengths = billed.select(pl.col("text").str.len_chars().alias("n"), "text", "parts")
+        n, txt, parts = lengths.sort("n", maintain_order=True).row(0)
+        if self.shortest is None or n < self.shortest[0]:
+            self.shortest = (n, txt, parts)
+        n, txt, parts = lengths.sort("n", descending=True, maintain_order=True).row(0)
+        if self.longest is None or n > self.longest[0]:
+            self.longest = (n, txt, parts)
+
+    def finish(self, report: PlanReport) -> None:
+        """Write the totals into `report`, every breakdown sorted by name."""
+        report.audience = self.audience
+        report.holdout = self.holdout
+        report.by_decision = dict(sorted(self.by_decision.items()))
+        report.by_reason = dict(sorted(self.by_reason.items()))
+        report.by_variant = dict(sorted(self.by_variant.items()))
+        report.encodings = dict(sorted(self.encodings.items()))
+        report.by_carrier = {
+            name: {k: counts[k] for k in ("messages", "parts", "cost_vnd")}
+            for name, counts in sorted(self.by_carrier.items())
+        }
+        report.parts_total = self.sums["parts"]
+        report.cost_vnd = self.sums["price_vnd"]
+        report.parts_unaccented = self.sums["parts_unaccented"]
+        report.cost_unaccented_vnd = self.sums["price_unaccented_vnd"]
+        report.first_at = self.first_at.isoformat() if self.first_at else None
+        report.last_at = self.last_at.isoformat() if self.last_at else None
+        if self.shortest:
+            report.shortest = {"text": self.shortest[1], "parts": self.shortest[2]}
+        if self.longest:
+            report.longest = {"text": self.longest[1], "parts": self.longest[2]}
 
 
 _OUTBOX_COLUMNS: Final = (
@@ -652,7 +856,7 @@ FROM {stage} WHERE true
 ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 """
 _PG_STAGE_DDL: Final = (
-    "CREATE TEMP TABLE loa_plan_stage (idempotency_key text, contact_id bigint, phone text, "
+    "CREATE TEMP TABLE loa_plan_rows (idempotency_key text, contact_id bigint, phone text, "
     "variant text, text text, encoding text, parts smallint, carrier text, price_vnd integer, "
     "decision text, reasons text, scheduled_at timestamp, status text) ON COMMIT DROP"
 )
@@ -696,82 +900,112 @@ def _outbox_rows(frame: pl.DataFrame, campaign: Campaign) -> pl.DataFrame:
     )
 
 
-def _write(
-    store: Store,
-    campaign: Campaign,
-    frame: pl.DataFrame,
-    links: list[dict[str, Any]],
-    report: PlanReport,
-    *,
-    actor: str,
-    now: datetime,
-) -> None:
-    """Replace the campaign's plan with `frame` and store the report, in one transaction."""
-    rows = _outbox_rows(frame, campaign)
-    params = {
-        "ws": store.workspace_id,
-        "campaign": campaign.id,
-        "channel": campaign.channel,
-        "cls": campaign.cls,
-        "sender": campaign.sender,
-        "now": now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
-    }
-    columns = ", ".join(_OUTBOX_COLUMNS)
+_INSERT_LINKS = """
+INSERT INTO short_links (code, workspace_id, destination, campaign_id, contact_id, variant,
+    created_at)
+SELECT code, :ws, destination, :campaign, contact_id, variant, :now FROM {stage}
+"""
+_PG_LINKS_DDL: Final = (
+    "CREATE TEMP TABLE loa_plan_links (code text, destination text, contact_id bigint, "
+    "variant text) ON COMMIT DROP"
+)
+
+
+class _Stage:
+    """Where the chunks' rows wait until the whole plan is written in one transaction:
+    SQLite: a scratch file (ADBC) attached at the end; PostgreSQL: temporary tables (COPY) on
+    the connection that then writes the plan."""
+
+    def __init__(self, store: Store, conn: Connection, file: Scratch | None) -> None:
+        self.store = store
+        self.conn = conn
+        self.file = file
+        self.rows = 0
+        self.links = 0
+
+    def add(self, rows: pl.DataFrame, links: pl.DataFrame) -> None:
+        """Stage one chunk's outbox rows and short links."""
+        for name, frame in (("rows", rows), ("links", links)):
+            if not frame.height:
+                continue
+            if self.file is not None:
+                self.file.append(name, frame)
+            else:
+                copy_rows(self.conn, f"loa_plan_{name}", frame)
+        self.rows += rows.height
+        self.links += links.height
+
+    def write(self, campaign: Campaign, report: PlanReport, *, actor: str, now: datetime) -> None:
+        """Replace the campaign's plan with the staged rows and store the report; commit."""
+        params = {
+            "ws": self.store.workspace_id,
+            "campaign": campaign.id,
+            "channel": campaign.channel,
+            "cls": campaign.cls,
+            "sender": campaign.sender,
+            "now": now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        }
+        columns = ", ".join(_OUTBOX_COLUMNS)
+        if self.file is None:
+            selected = columns.replace("reasons", "CAST(reasons AS jsonb)")
+            plan = _INSERT_PLAN.format(columns=columns, selected=selected, stage="loa_plan_rows")
+            links = _INSERT_LINKS.format(stage="loa_plan_links")
+            self._replace(campaign, plan, links, params, report, actor=actor, now=now)
+            return
+        with self.file.attached(self.conn, "loa_plan"):
+            plan = _INSERT_PLAN.format(columns=columns, selected=columns, stage="loa_plan.rows")
+            links = _INSERT_LINKS.format(stage="loa_plan.links")
+            self._replace(campaign, plan, links, params, report, actor=actor, now=now)
+
+    def _replace(
+        self,
+        campaign: Campaign,
+        plan: str,
+        links: str,
+        params: dict[str, Any],
+        report: PlanReport,
+        *,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        conn, ws = self.conn, params["ws"]
+        # Links of an earlier plan were never sent (a plan is replaced only before sending).
+        conn.execute(
+            delete(short_links).where(
+                short_links.c.workspace_id == ws, short_links.c.campaign_id == campaign.id
+            )
+        )
+        if self.links:
+            conn.execute(text(links), params)
+        conn.execute(
+            delete(outbox).where(
+                # `+ 0`: found by the campaign's index; on workspace_id alone SQLite would pick
+                # the history index and walk every message the workspace ever sent.
+                outbox.c.workspace_id + 0 == ws,
+                outbox.c.campaign_id == campaign.id,
+                outbox.c.status.in_(PLAN_STATUSES),
+            )
+        )
+        if self.rows:
+            conn.execute(text(plan), params)
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign.id)
+            .values(plan_summary=report.to_json(), planned_at=now, updated_at=now)
+        )
+        change_state(
+            conn, workspace_id=ws, campaign_id=campaign.id, to="planned", actor=actor, now=now
+        )
+        conn.commit()
+
+
+@contextmanager
+def _staging(store: Store) -> Iterator[_Stage]:
     with store.engine.connect() as conn:
         if store.dialect == "postgresql":
             conn.exec_driver_sql(_PG_STAGE_DDL)
-            copy_rows(conn, "loa_plan_stage", rows)
-            selected = columns.replace("reasons", "CAST(reasons AS jsonb)")
-            statement = _INSERT_PLAN.format(
-                columns=columns, selected=selected, stage="loa_plan_stage"
-            )
-            _replace(conn, campaign, statement, params, links, report, actor=actor, now=now)
-        else:
-            with attached_scratch(conn, "loa_plan", {"rows": rows}):
-                statement = _INSERT_PLAN.format(
-                    columns=columns, selected=columns, stage="loa_plan.rows"
-                )
-                _replace(conn, campaign, statement, params, links, report, actor=actor, now=now)
-
-
-def _replace(
-    conn: Connection,
-    campaign: Campaign,
-    statement: str,
-    params: dict[str, Any],
-    links: list[dict[str, Any]],
-    report: PlanReport,
-    *,
-    actor: str,
-    now: datetime,
-) -> None:
-    ws = params["ws"]
-    # Links of an earlier plan were never sent (a plan is replaced only before sending).
-    conn.execute(
-        delete(short_links).where(
-            short_links.c.workspace_id == ws, short_links.c.campaign_id == campaign.id
-        )
-    )
-    if links:
-        conn.execute(
-            short_links.insert(),
-            [
-                {**link, "workspace_id": ws, "campaign_id": campaign.id, "created_at": now}
-                for link in links
-            ],
-        )
-    conn.execute(
-        delete(outbox).where(
-            outbox.c.workspace_id == ws,
-            outbox.c.campaign_id == campaign.id,
-            outbox.c.status.in_(PLAN_STATUSES),
-        )
-    )
-    conn.execute(text(statement), params)
-    conn.execute(
-        update(campaigns)
-        .where(campaigns.c.id == campaign.id)
-        .values(plan_summary=report.to_json(), planned_at=now, updated_at=now)
-    )
-    change_state(conn, workspace_id=ws, campaign_id=campaign.id, to="planned", actor=actor, now=now)
-    conn.commit()
+            conn.exec_driver_sql(_PG_LINKS_DDL)
+            yield _Stage(store, conn, None)
+            return
+        with scratch() as file:
+            yield _Stage(store, conn, file)

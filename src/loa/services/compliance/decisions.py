@@ -445,15 +445,16 @@ def _agreement(
 def load_history(
     conn: Connection,
     workspace_id: int,
-    phones: Sequence[str],
+    phones: Sequence[str] | None,
     *,
     after: datetime,
     until: datetime,
     channel: str = "sms",
     exclude_campaign_id: int | None = None,
 ) -> pl.DataFrame:
-    """The workspace's QC messages to `phones` in (after, until]: submitted ones at their
-    submission (failed submissions never reached anyone), planned ones at their schedule."""
+    """The workspace's QC messages to `phones` (None: to every number) in (after, until]:
+    submitted ones at their submission (failed submissions never reached anyone), planned ones
+    at their schedule."""
     sent = and_(
         outbox.c.submitted_at.is_not(None),
         outbox.c.status != "failed",
@@ -479,8 +480,18 @@ def load_history(
         query = query.where(
             or_(outbox.c.campaign_id.is_(None), outbox.c.campaign_id != exclude_campaign_id)
         )
+    schema = {"phone": pl.String, "at": UTC_DT}
+    if phones is None:
+        query = query.where(outbox.c.phone.is_not(None))
+        if conn.dialect.name == "sqlite":
+            return _typed(
+                pl.DataFrame(sqlite_rows(conn, query), schema=list(schema), orient="row"), schema
+            )
+        return _typed(
+            pl.DataFrame(conn.execute(query).all(), schema=list(schema), orient="row"), schema
+        )
     with _phone_source(conn, list(dict.fromkeys(phones))) as (p, fetch):
-        history = fetch(query.where(outbox.c.phone.in_(p)), {"phone": pl.String, "at": UTC_DT})
+        history = fetch(query.where(outbox.c.phone.in_(p)), schema)
     return history
 
 
@@ -495,11 +506,14 @@ def decide_batch(
     channel: str = "sms",
     now: datetime | None = None,
     exclude_campaign_id: int | None = None,
+    known_history: pl.DataFrame | None = None,
 ) -> Decisions:
     """Decide one message for every recipient (`phone`, and `at`: the intended instant).
 
     Sender reasons (unregistered or expired brandname) are found here; content reasons come
-    from the caller's checks in `message_reasons`."""
+    from the caller's checks in `message_reasons`. A caller deciding many batches may pass
+    `known_history`: `load_history` for every number over a span covering each batch's
+    window (what `history_window` gives), read once instead of once a batch."""
     now = now or datetime.now(UTC)
     with store.engine.connect() as conn:
         pack = workspace_pack(conn, store.workspace_id)
@@ -521,17 +535,29 @@ def decide_batch(
         if cls == "qc" and batch.height:
             first, last = batch["at"].min(), batch["at"].max()
             assert isinstance(first, datetime) and isinstance(last, datetime)
-            history = load_history(
-                conn,
-                store.workspace_id,
-                phones,
-                after=first - windows.DAY,
-                until=last + _LOOKAHEAD,
-                channel=channel,
-                exclude_campaign_id=exclude_campaign_id,
-            )
+            after, until = history_window(first, last)
+            if known_history is not None:
+                at = pl.col("at")
+                history = known_history.filter(
+                    (at > after) & (at <= until), pl.col("phone").is_in(batch["phone"].implode())
+                )
+            else:
+                history = load_history(
+                    conn,
+                    store.workspace_id,
+                    phones,
+                    after=after,
+                    until=until,
+                    channel=channel,
+                    exclude_campaign_id=exclude_campaign_id,
+                )
     decided = decide(batch, history, rules)
     return Decisions(decided.with_columns(batch["contact_id"]), rules)
+
+
+def history_window(first: datetime, last: datetime) -> tuple[datetime, datetime]:
+    """The span of earlier QC messages that matter to messages sent from `first` to `last`."""
+    return first - windows.DAY, last + _LOOKAHEAD
 
 
 _SENDER = frozenset({"unregistered_brandname", "brandname_expired"})
