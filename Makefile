@@ -38,6 +38,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/redirect.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/automations.py
 
 clean:
 	rm -rf $(VENV) tests/peers/node_modules loa.db loa.db-wal loa.db-shm demo-data .pytest_cache .mypy_cache .ruff_cache

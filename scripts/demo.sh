@@ -79,4 +79,29 @@ $LOA campaigns start 2
 $LOA worker --until-idle --receipt-wait 10
 $LOA campaigns report 2
 
+step "12. Tự động: xác nhận đơn hàng, gửi một lần / Automation: order confirmation, sent once"
+$LOA templates add xac-nhan-don --class cskh --approved \
+  --text 'LOASHOP: don {{ event.order_id }} tri gia {{ event.value_vnd | vnd }} da duoc xac nhan. Cam on {{ given_name | default("quy khach") }}!'
+$LOA automations create --event order_completed --template xac-nhan-don --sender LOASHOP
+BUYER=$(.venv/bin/python -c "import sqlite3; print(sqlite3.connect('$DIR/loa.db').execute('select phone from contacts order by id limit 1').fetchone()[0])")
+$LOA events send order_completed --contact "$BUYER" --value 450000 --id DH-1001 \
+  --props '{"order_id": "DH-1001"}'
+echo "→ Gửi lại cùng sự kiện / The same event posted again:"
+$LOA events send order_completed --contact "$BUYER" --value 450000 --id DH-1001 \
+  --props '{"order_id": "DH-1001"}'
+$LOA worker --until-idle --receipt-wait 5
+$LOA automations history
+
+step "13. Bảng điều khiển / The dashboard"
+DEMO_EMAIL=demo@loa.vn
+DEMO_PASSWORD=loa-demo-2026
+echo "$DEMO_PASSWORD" | $LOA users add "$DEMO_EMAIL" --role owner --name "Chủ cửa hàng Loa" --password-stdin
+if [ "${LOA_DEMO_SERVE:-1}" = "0" ]; then
+  echo "LOA_DEMO_SERVE=0: không mở bảng điều khiển / dashboard not started."
+  exit 0
+fi
+echo
+echo "Mở / Open  http://127.0.0.1:8000   —  $DEMO_EMAIL / $DEMO_PASSWORD   (Ctrl-C để dừng / to stop)"
+$LOA serve --host 127.0.0.1 --port "${LOA_DEMO_PORT:-8000}"
+
 printf '\nXong. Cơ sở dữ liệu demo: %s/loa.db — thử: LOA_DATABASE_URL=%s .venv/bin/loa segments list --counts\n' "$DIR" "$LOA_DATABASE_URL"

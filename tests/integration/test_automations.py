@@ -411,17 +411,22 @@ def test_an_imported_file_is_answered_once_and_its_history_not_at_all(
         assert conn.execute(select(func.count()).select_from(automation_runs)).scalar_one() == 1
 
 
-def test_a_push_token_the_outbox_cannot_hold_goes_by_sms_instead(shop: Store) -> None:
-    # outbox.phone holds 20 characters; real FCM tokens are ~160 (see the report to the lead).
+def test_a_real_length_fcm_token_is_queued_as_a_push_message(shop: Store) -> None:
+    # FCM registration tokens are ~160 characters: "<instance id>:APA91b<...>". Before 0008
+    # the outbox address held 20 and PostgreSQL refused them.
+    token = "dQw4w9WgXcQ-abcdefghij:APA91b" + "Ab1-_Cd2" * 16 + "xyz456"
+    assert len(token) == 163
     with shop.engine.begin() as conn:
         conn.execute(
             contacts.update()
             .where(contacts.c.phone == "+84912345671")
-            .values(attrs={"push_token": "f" * 163})
+            .values(attrs={"push_token": token})
         )
     rule(shop, event="order_completed", template="order_confirmation", channels=("push", "sms"))
     post(shop, "0912345671", "order_completed", key="T1", order_id="T1", value_vnd=1)
-    assert [(m["channel"], m["phone"]) for m in messages(shop)] == [("sms", "+84912345671")]
+    sent = messages(shop)
+    assert [(m["channel"], m["phone"], m["status"]) for m in sent] == [("push", token, "queued")]
+    assert sent[0]["text"] == "Don hang T1 tri gia 1d da duoc xac nhan. Cam on An!"
 
 
 def test_a_broken_rule_stops_itself_not_the_event_nor_other_rules(shop: Store) -> None:

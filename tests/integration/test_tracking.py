@@ -5,6 +5,7 @@ against the holdout."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -531,3 +532,50 @@ def test_clicks_wait_while_the_store_is_busy_and_none_is_lost(store: Store) -> N
     assert waiting <= 1
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(clicks)).scalar_one() == 41
+
+
+def test_the_main_app_started_and_stopped_twice_records_every_click_and_logs_nothing(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Test clients and schemathesis run the host app's lifespan once per use: the tracker must
+    # start again after a stop, and every stop must write what its run took.
+    from fastapi.testclient import TestClient
+
+    from loa.config import Settings
+    from loa.server import create_app
+
+    ids = seed(store)
+    app = create_app(Settings(database_url=str(store.engine.url)), store=store)
+    caplog.set_level(logging.WARNING)
+    expected: dict[str, int] = {}
+    for key, times in (("a1", 3), ("b1", 2)):  # one run of the lifespan each
+        code = ids[key]["code"]
+        with TestClient(app, follow_redirects=False) as client:
+            for _ in range(times):
+                got = client.get(f"/r/{code}", headers={"user-agent": IPHONE})
+                assert got.status_code == 302, key
+        expected[code] = times
+        with store.engine.connect() as conn:  # written by the stop, before the next start
+            written = conn.execute(select(clicks.c.code, func.count()).group_by(clicks.c.code))
+            assert {c: n for c, n in written} == expected, key
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("loa")] == []
+
+
+def test_the_redirect_app_started_and_stopped_twice_records_every_click_and_logs_nothing(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    ids = seed(store)
+    app = create_tracker_app(store)  # one Tracker for every run of the lifespan
+    caplog.set_level(logging.WARNING)
+    for run, times in enumerate((3, 2), start=1):
+        with TestClient(app, follow_redirects=False) as client:
+            for _ in range(times):
+                got = client.get(f"/r/{ids['a1']['code']}", headers={"user-agent": IPHONE})
+                assert got.status_code == 302, run
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(clicks)).scalar_one() == (
+                3 if run == 1 else 5
+            ), run
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("loa")] == []

@@ -350,7 +350,12 @@ outbox = Table(
     Column("idempotency_key", String(160), nullable=False),
     Column("campaign_id", Id, comment="null for transactional and confirmation messages"),
     Column("contact_id", Id, comment="null when the number is not in the book"),
-    Column("phone", String(20), nullable=False, comment="E.164 (or the address for email)"),
+    Column(
+        "phone",
+        String(512),
+        nullable=False,
+        comment="E.164; for email and push the address, FCM token or Web Push subscription",
+    ),
     Column("channel", String(8), nullable=False, server_default="sms"),
     Column("class", String(12), nullable=False, comment="qc / cskh / public / confirmation"),
     Column("sender", String(64), comment="brandname, or the From address"),

@@ -70,8 +70,9 @@ class Tracker:
             LinkCache(store.engine) if cache_size is None else LinkCache(store.engine, cache_size)
         )
         self.buffer = ClickBuffer(store.engine)
-        # One thread for store work: look-ups on a cache miss and the batched writes.
-        self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tracker")
+        # Threads for store work (look-ups on a cache miss, the batched writes), made on first
+        # use and given back at each stop: a host app may run its lifespan more than once.
+        self._io: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._inline = store.engine.dialect.name == "sqlite"
         self._wake: asyncio.Event | None = None
@@ -85,7 +86,7 @@ class Tracker:
             # SQLite answers a primary-key look-up in microseconds: cheaper than a thread hop.
             return self.cache.load(code)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._io, self.cache.load, code)
+        return await loop.run_in_executor(self._pool(), self.cache.load, code)
 
     def record(
         self, target: LinkTarget, *, method: str, user_agent: str | None, ip: str | None
@@ -102,28 +103,38 @@ class Tracker:
         if self._wake is not None and len(self.buffer) >= FLUSH_AT:
             self._wake.set()
 
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._io is None:
+            self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="loa-tracker")
+        return self._io
+
     async def start(self) -> None:
-        """Start writing clicks in the background."""
+        """Start writing clicks in the background (again after a stop: each start is a run)."""
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.create_task(self._flusher())
 
     async def stop(self) -> None:
-        """Stop the background writer and write every click still waiting."""
+        """Stop the background writer and write every click still waiting; a later `start`
+        runs it again."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._wake = None
         loop = asyncio.get_running_loop()
         for _ in range(5):  # a busy store gets a few more chances before we give up
             try:
-                await loop.run_in_executor(self._io, self.buffer.flush)
+                await loop.run_in_executor(self._pool(), self.buffer.flush)
                 break
-            except Exception:
+            except Exception:  # kept in the buffer: the next run writes them
                 log.exception("writing clicks failed; trying again")
                 await asyncio.sleep(0.5)
-        self._io.shutdown(wait=True)
+        # Taken before waiting on it: a stop overlapping this one then makes its own pool.
+        pool, self._io = self._io, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self.cache.close()
 
     async def _flusher(self) -> None:
@@ -134,7 +145,7 @@ class Tracker:
                 await asyncio.wait_for(self._wake.wait(), FLUSH_EVERY_S)
             self._wake.clear()
             try:
-                await loop.run_in_executor(self._io, self.buffer.flush)
+                await loop.run_in_executor(self._pool(), self.buffer.flush)
             except Exception:  # kept in the buffer; the next tick tries again
                 log.exception("writing clicks failed; they are kept and written later")
 

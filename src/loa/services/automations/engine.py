@@ -58,9 +58,6 @@ from loa.store.tables import (
 
 log = logging.getLogger("loa.automations")
 
-# The longest address the outbox keeps (a push token travels in `outbox.phone`).
-_ADDRESS_MAX: Final = int(getattr(outbox.c.phone.type, "length", None) or 10_000)
-
 # An event older than this when it arrives (an imported history) gets no message.
 STALE: Final = timedelta(hours=24)
 # A "before" message whose moment passed more than this ago is skipped, not sent late.
@@ -463,10 +460,8 @@ def _chain_start(
         channel = rule.channels[step]
         if channel == "push":
             token = attrs.get("push_token") if isinstance(attrs, Mapping) else None
-            if token and len(str(token)) <= _ADDRESS_MAX:
+            if token:
                 return step, channel, str(token)
-            if token:  # cannot be stored as the outbox address: the next channel serves
-                log.warning("push token of contact %s too long for the outbox", contact["id"])
         elif channel == "sms":
             return step, channel, str(contact["phone"])
     return None
