@@ -117,6 +117,9 @@ def test_the_cli_adds_users_and_keys_and_prints_a_key_once(db_url: str) -> None:
     assert weak.exception.render("en") == "The password needs at least 10 characters."
     listed = cli(db_url, "users", "list")
     assert "lan@shop.vn" in listed.output and "owner" in listed.output
+    assert "Last sign-in" in listed.output
+    listed_vi = CliRunner().invoke(app, ["--db", db_url, "users", "list"])
+    assert "Đăng nhập gần nhất" in listed_vi.output
 
     made = cli(db_url, "keys", "create", "--scopes", "events:write,contacts:read", "--name", "web")
     assert made.exit_code == 0, made.output
@@ -126,6 +129,8 @@ def test_the_cli_adds_users_and_keys_and_prints_a_key_once(db_url: str) -> None:
     keys = cli(db_url, "keys", "list", "--json")
     assert key[:12] in keys.output and key not in keys.output
     assert cli(db_url, "keys", "revoke", "1").output.strip() == "Revoked key #1."
+    table = cli(db_url, "keys", "list")
+    assert "Revoked" in table.output and "web" in table.output
 
 
 def test_loa_serve_sends_a_campaign_started_over_http(db_url: str, served: str, smsc: Peer) -> None:

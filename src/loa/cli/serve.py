@@ -6,6 +6,9 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -24,6 +27,28 @@ from loa.services.accounts import (
     revoke_key,
 )
 from loa.services.audit import cli_actor
+
+
+def _header(code: str, vi: str, en: str) -> Msg:
+    return Msg(f"cli.header.{code}", vi, en)
+
+
+USER_HEADERS = (
+    _header("id", "#", "#"),
+    _header("email", "Email", "Email"),
+    _header("role", "Vai trò", "Role"),
+    _header("lang", "Ngôn ngữ", "Language"),
+    _header("totp", "Xác thực 2 lớp", "2FA"),
+    _header("last_login", "Đăng nhập gần nhất", "Last sign-in"),
+)
+KEY_HEADERS = (
+    _header("id", "#", "#"),
+    _header("name", "Tên", "Name"),
+    _header("prefix", "Tiền tố", "Prefix"),
+    _header("scopes", "Quyền", "Scopes"),
+    _header("last_used", "Dùng gần nhất", "Last used"),
+    _header("revoked", "Thu hồi lúc", "Revoked"),
+)
 
 users_app = typer.Typer(help="Người dùng bảng điều khiển. / Dashboard users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Khoá API. / API keys.", no_args_is_help=True)
@@ -136,23 +161,19 @@ def users_list(
     store = ctx.obj.store()
     with store.engine.connect() as conn:
         found = list_users(conn, workspace_id=store.workspace_id)
-    if as_json:
-        typer.echo(json.dumps(found, default=str, ensure_ascii=False))
-        return
-    if not found:
-        console.print(NO_ROWS.render())
-        return
-    table = Table("#", "email", "role", "lang", "2FA", "last sign-in")
-    for u in found:
-        table.add_row(
+    _print_rows(
+        found,
+        as_json=as_json,
+        headers=USER_HEADERS,
+        row=lambda u: (
             str(u["id"]),
             escape(u["email"]),
             u["role"],
             u["lang"],
             "✓" if u["totp"] else "",
-            u["last_login_at"].strftime("%d/%m/%Y %H:%M") if u["last_login_at"] else "",
-        )
-    console.print(table)
+            _when(u["last_login_at"]),
+        ),
+    )
 
 
 @users_app.command("totp")
@@ -205,22 +226,42 @@ def keys_list(
     store = ctx.obj.store()
     with store.engine.connect() as conn:
         found = list_keys(conn, workspace_id=store.workspace_id)
+    _print_rows(
+        found,
+        as_json=as_json,
+        headers=KEY_HEADERS,
+        row=lambda k: (
+            str(k["id"]),
+            escape(k["name"]),
+            k["prefix"] + "…",
+            ", ".join(k["scopes"]),
+            _when(k["last_used_at"]),
+            _when(k["revoked_at"]),
+        ),
+    )
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%d/%m/%Y %H:%M") if at else ""
+
+
+def _print_rows(
+    found: list[dict[str, Any]],
+    *,
+    as_json: bool,
+    headers: tuple[Msg, ...],
+    row: Callable[[dict[str, Any]], tuple[str, ...]],
+) -> None:
+    """A listing as JSON, or as a table with headers in the user's language."""
     if as_json:
         typer.echo(json.dumps(found, default=str, ensure_ascii=False))
         return
     if not found:
         console.print(NO_ROWS.render())
         return
-    table = Table("#", "name", "prefix", "scopes", "last used", "revoked")
-    for k in found:
-        table.add_row(
-            str(k["id"]),
-            escape(k["name"]),
-            k["prefix"] + "…",
-            ", ".join(k["scopes"]),
-            k["last_used_at"].strftime("%d/%m/%Y %H:%M") if k["last_used_at"] else "",
-            k["revoked_at"].strftime("%d/%m/%Y %H:%M") if k["revoked_at"] else "",
-        )
+    table = Table(*(header.render() for header in headers))
+    for item in found:
+        table.add_row(*row(item))
     console.print(table)
 
 
