@@ -446,3 +446,36 @@ def test_a_broken_rule_stops_itself_not_the_event_nor_other_rules(shop: Store) -
             )
         ).all()
     assert [tuple(r) for r in runs] == [("skipped", "rule_error"), ("queued", None)]
+
+
+def test_an_edit_between_two_events_counts_for_the_next_one(shop: Store) -> None:
+    # Rules, brandnames and templates are parsed once and reused between events; an edit
+    # must still decide the very next event.
+    rule(shop, event="order_completed", template="order_confirmation", name="orders")
+    post(shop, "0912345671", "order_completed", key="E1", order_id="E1", value_vnd=1)
+    add_template(shop, "order_confirmation", cls="cskh", text=ORDER_TEXT, replace=True)
+    post(shop, "0912345671", "order_completed", key="E2", order_id="E2", value_vnd=1)
+    add_template(
+        shop, "order_confirmation", cls="cskh", text=ORDER_TEXT, approved=True, replace=True
+    )
+    add_brandname(shop, "SHOPABC", domains=["shop.vn"], registered_on=date(2020, 1, 1),
+                  expires_on=date(2023, 1, 1), optout_keyword="TC", replace=True)  # fmt: skip
+    post(shop, "0912345671", "order_completed", key="E3", order_id="E3", value_vnd=1)
+    add_brandname(shop, "SHOPABC", domains=["shop.vn"], registered_on=date(2025, 1, 1),
+                  optout_keyword="TC", replace=True)  # fmt: skip
+    with shop.engine.begin() as conn:
+        set_state(conn, workspace_id=shop.workspace_id, name="orders", state="paused")
+    post(shop, "0912345671", "order_completed", key="E4", order_id="E4", value_vnd=1)
+    with shop.engine.begin() as conn:
+        set_state(conn, workspace_id=shop.workspace_id, name="orders", state="active")
+    post(shop, "0912345671", "order_completed", key="E5", order_id="E5", value_vnd=1)
+    with shop.engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.text, outbox.c.status, outbox.c.reasons).order_by(outbox.c.id)
+        ).all()
+    assert [(r.text[:11], r.status, list(r.reasons)) for r in rows] == [
+        ("Don hang E1", "queued", []),
+        ("Don hang E2", "suppressed", ["template_not_approved"]),
+        ("Don hang E3", "suppressed", ["brandname_expired", "content_blocked"]),
+        ("Don hang E5", "queued", []),
+    ]

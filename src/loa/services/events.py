@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import polars as pl
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -219,6 +220,18 @@ def _insert_new(dialect: str) -> Any:
     )
 
 
+@lru_cache(maxsize=8)
+def _insert_one(dialect: str) -> Any:
+    """`_insert_new` returning the new id, built once: one event's values come as parameters
+    (building a statement with `.values()` costs more Python than SQLite takes to run it)."""
+    return _insert_new(dialect).returning(events.c.id)
+
+
+_CONTACT_BY_PHONE: Final = select(contacts.c.id).where(
+    contacts.c.workspace_id == bindparam("ws"), contacts.c.phone == bindparam("phone")
+)
+
+
 def record_event(
     conn: Connection,
     *,
@@ -247,9 +260,7 @@ def record_event(
     if not parsed.valid or parsed.e164 is None:
         raise LoaError(BAD_PHONE, value=phone)
     contact_id = conn.execute(
-        select(contacts.c.id).where(
-            contacts.c.workspace_id == workspace_id, contacts.c.phone == parsed.e164
-        )
+        _CONTACT_BY_PHONE, {"ws": workspace_id, "phone": parsed.e164}
     ).scalar_one_or_none()
     if contact_id is None:
         raise LoaError(UNKNOWN_CONTACT, value=parsed.e164)
@@ -262,22 +273,20 @@ def record_event(
             EventFacts(None, kind, int(contact_id), occurred_at, value_vnd, properties, external_id)
         ],
     )
-    stmt = (
-        _insert_new(conn.dialect.name)
-        .values(
-            workspace_id=workspace_id,
-            contact_id=contact_id,
-            type=kind,
-            occurred_at=occurred_at,
-            value_vnd=value_vnd,
-            category=category,
-            properties=dict(properties) if properties is not None else None,
-            external_id=external_id,
-            created_at=datetime.now(UTC),
-        )
-        .returning(events.c.id)
-    )
-    new_id = conn.execute(stmt).scalar_one_or_none()
+    new_id = conn.execute(
+        _insert_one(conn.dialect.name),
+        {
+            "workspace_id": workspace_id,
+            "contact_id": contact_id,
+            "type": kind,
+            "occurred_at": occurred_at,
+            "value_vnd": value_vnd,
+            "category": category,
+            "properties": dict(properties) if properties is not None else None,
+            "external_id": external_id,
+            "created_at": datetime.now(UTC),
+        },
+    ).scalar_one_or_none()
     if new_id is None:
         return None
     reaction.apply(conn, event_id=int(new_id))

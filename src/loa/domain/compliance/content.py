@@ -465,6 +465,12 @@ def check_promotion(text: str, pack: Pack) -> list[Reason]:
 # --- everything ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
+def _sender_reasons(sender: str) -> tuple[Reason, ...]:
+    # The same few senders are judged for every message (the event path: one per event).
+    return tuple(check_sender(sender))
+
+
 def check_content(
     text: str,
     *,
@@ -483,7 +489,7 @@ def check_content(
     if cls == "cskh":
         reasons += check_promotion(text, pack)
     if sender:
-        reasons += check_sender(sender)
+        reasons += _sender_reasons(sender)
     reasons += check_links(text, sender=sender, verified_domains=verified_domains, brands=brands)
     reasons += check_wording(text, otp_template=otp_template)
     return reasons

@@ -14,18 +14,19 @@ deferred (not dropped) when the hours say "later". The worker re-checks at send 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from loa.domain.compliance.decide import MESSAGE_REASON_CLASSES, Rules, decide, rules_for
+from loa.domain.compliance.packs import Pack, load_pack
 from loa.domain.compliance.reasons import Reason
 from loa.domain.compose import OptOut, frame_template
 from loa.domain.templates import Template, parse
@@ -33,27 +34,36 @@ from loa.domain.vouchers import new_codes
 from loa.i18n import Lang, LoaError
 from loa.services.automations.builtins import CANCELLING, subject_prop
 from loa.services.automations.rules import (
+    STATE_ACTIVE,
     VN,
     Automation,
+    automation_from_row,
     event_time,
     list_automations,
     send_time,
 )
-from loa.services.compliance.brandnames import find_brandname, workspace_pack
-from loa.services.compliance.check import check_message
+from loa.services.compliance.brandnames import Brandname, find_brandname, workspace_pack
+from loa.services.compliance.brandnames import _row as brandname_from_row
+from loa.services.compliance.check import judge_message
 from loa.services.compliance.decisions import decide_batch, sender_reasons
+from loa.services.compliance.templates import UNKNOWN as UNKNOWN_TEMPLATE
+from loa.services.compliance.templates import Template as CheckedTemplate
+from loa.services.compliance.templates import _row as template_from_row
+from loa.services.compliance.templates import check_class
 from loa.services.compose import contact_row
 from loa.services.segments.service import segment_members
 from loa.store.db import Store
 from loa.store.tables import (
     automation_runs,
     automations,
+    brandnames,
     contact_stats,
     contacts,
     events,
     message_templates,
     outbox,
     vouchers,
+    workspaces,
 )
 
 log = logging.getLogger("loa.automations")
@@ -133,9 +143,37 @@ class _Pending:
     reasons: list[str] = field(default_factory=list)
 
 
-def _upsert_nothing(conn: Connection, table: Any, keys: list[str]) -> Any:
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return make(table).on_conflict_do_nothing(index_elements=keys)
+@lru_cache(maxsize=8)
+def _new_run(dialect: str) -> Any:
+    """The run insert, built once: its values come as parameters (building a statement with
+    `.values()` costs more Python than SQLite takes to run it)."""
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        make(automation_runs)
+        .on_conflict_do_nothing(index_elements=["automation_id", "run_key"])
+        .returning(automation_runs.c.id)
+    )
+
+
+@lru_cache(maxsize=8)
+def _new_outbox(dialect: str) -> Any:
+    """The outbox insert, built once (see `_new_run`)."""
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        make(outbox)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "idempotency_key"])
+        .returning(outbox.c.id)
+    )
+
+
+_RUN_OUTBOX: Final = (
+    update(automation_runs)
+    .where(automation_runs.c.id == bindparam("run_id"))
+    .values(outbox_id=bindparam("new_outbox_id"), watch_until=bindparam("new_watch_until"))
+)
+_CONTACTS_BY_ID: Final = select(*(contacts.c[name] for name in _CONTACT_COLUMNS)).where(
+    contacts.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _lang(conn: Connection, workspace_id: int) -> Lang:
@@ -175,11 +213,7 @@ def _contacts(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]
     wanted = sorted(set(ids))
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(wanted), 500):
-        rows = conn.execute(
-            select(*(contacts.c[name] for name in _CONTACT_COLUMNS)).where(
-                contacts.c.id.in_(wanted[start : start + 500])
-            )
-        )
+        rows = conn.execute(_CONTACTS_BY_ID, {"ids": wanted[start : start + 500]})
         for row in rows:
             found[int(row.id)] = dict(row._mapping)
     return found
@@ -228,9 +262,92 @@ class Reaction:
         return report
 
 
+_ACTIVE_RULES: Final = (
+    select(automations)
+    .where(
+        automations.c.workspace_id == bindparam("ws"),
+        automations.c.state == STATE_ACTIVE,
+        automations.c.event.not_like("daily:%"),
+    )
+    .order_by(automations.c.id)
+)
+_PACK: Final = select(workspaces.c.policy_pack).where(workspaces.c.id == bindparam("ws"))
+_BRANDS: Final = (
+    select(brandnames)
+    .where(brandnames.c.workspace_id == bindparam("ws"))
+    .order_by(brandnames.c.name)
+)
+_TEMPLATES: Final = (
+    select(message_templates)
+    .where(message_templates.c.workspace_id == bindparam("ws"))
+    .order_by(message_templates.c.name)
+)
+# What is worked out from rows that change only when a user edits a rule, a brandname or a
+# template, keyed by those rows' content: every event still reads the rows in its own
+# transaction (so an edit counts at once), but parses and composes only when they changed.
+_DERIVED: dict[Any, Any] = {}
+_DERIVED_MAX: Final = 256
+
+
+def _derived(key: Any, make: Callable[[], Any]) -> Any:
+    try:
+        return _DERIVED[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable row value: work it out each time
+        return make()
+    if len(_DERIVED) >= _DERIVED_MAX:
+        _DERIVED.clear()
+    value = _DERIVED[key] = make()
+    return value
+
+
+def _row_key(rows: Sequence[Any]) -> str:
+    # repr covers JSON columns (dicts and lists), which are not hashable.
+    return repr([tuple(r) for r in rows])
+
+
 def _active_event_rules(conn: Connection, workspace_id: int) -> list[Automation]:
-    rules = list_automations(conn, workspace_id=workspace_id, active_only=True)
-    return [r for r in rules if not r.daily]
+    rows = conn.execute(_ACTIVE_RULES, {"ws": workspace_id}).all()
+    found: list[Automation] = _derived(
+        ("rules", workspace_id, _row_key(rows)), lambda: [automation_from_row(r) for r in rows]
+    )
+    return [r for r in found if not r.daily]
+
+
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    """What the messages of a workspace are judged against, read once per batch of events."""
+
+    pack: Pack
+    lang: Lang
+    brands: tuple[Brandname, ...]  # by name
+    by_name: Mapping[str, Brandname]  # lower-case name -> brandname
+    templates: tuple[CheckedTemplate, ...]  # by name
+    brand_key: str  # the brandname rows, as a cache key
+
+
+def _setting(conn: Connection, workspace_id: int) -> _Setting:
+    code = str(conn.execute(_PACK, {"ws": workspace_id}).scalar_one())
+    brand_rows = conn.execute(_BRANDS, {"ws": workspace_id}).all()
+    template_rows = conn.execute(_TEMPLATES, {"ws": workspace_id}).all()
+
+    def make() -> _Setting:
+        pack = load_pack(code)
+        brands = tuple(brandname_from_row(r) for r in brand_rows)
+        return _Setting(
+            pack=pack,
+            lang="vi" if pack.code == "vn" else "en",
+            brands=brands,
+            by_name={b.name.lower(): b for b in brands},
+            templates=tuple(template_from_row(r) for r in template_rows),
+            brand_key=_row_key(brand_rows),
+        )
+
+    found: _Setting = _derived(
+        ("setting", code, _row_key(brand_rows), _row_key(template_rows)), make
+    )
+    return found
 
 
 def prepare_reaction(
@@ -482,7 +599,7 @@ def _render_and_judge(
     """Each item's channel, text and compliance decision (or why it is skipped)."""
     if not items:
         return
-    lang = _lang(conn, workspace_id)
+    setting = _setting(conn, workspace_id)
     composed: dict[int, _Composed] = {}
     broken: set[int] = set()
     for item in items:
@@ -491,7 +608,7 @@ def _render_and_judge(
         rule = item.rule
         if rule.id not in composed and rule.id not in broken:
             try:
-                composed[rule.id] = _compose(conn, rule, lang)
+                composed[rule.id] = _compose_cached(conn, rule, setting)
             except LoaError as exc:  # e.g. its sender lost its refusal keyword: that rule
                 # stops (the history says so), the event and every other rule go on
                 log.warning("automation %s: %s", rule.name, exc.render("en"))
@@ -518,7 +635,16 @@ def _render_and_judge(
         except Exception as exc:  # a missing variable in this event: named in the history
             log.info("automation %s: %s", rule.name, exc)
             item.skip = "render_failed"
-    _judge(conn, workspace_id, [i for i in items if i.skip is None], composed, now)
+    _judge(conn, workspace_id, [i for i in items if i.skip is None], composed, now, setting)
+
+
+def _compose_cached(conn: Connection, rule: Automation, setting: _Setting) -> _Composed:
+    """`_compose`, worked out again only when the rule, its brandname or the templates change."""
+    brand = setting.by_name.get(rule.sender.strip().lower())
+    registered = any(t.name == rule.template for t in setting.templates)
+    key = ("compose", repr(rule), repr(brand), registered, setting.lang)
+    found: _Composed = _derived(key, lambda: _compose(conn, rule, setting.lang))
+    return found
 
 
 def _judge(
@@ -527,8 +653,10 @@ def _judge(
     items: list[_Pending],
     composed: Mapping[int, _Composed],
     now: datetime,
+    setting: _Setting | None = None,
 ) -> None:
     """The compliance decision for each SMS; push has no brandname rules to keep."""
+    setting = setting or _setting(conn, workspace_id)
     store = Store(engine=conn.engine, workspace_id=workspace_id)
     groups: dict[int, list[_Pending]] = {}
     for item in items:
@@ -538,8 +666,17 @@ def _judge(
         rule = group[0].rule
         sample = group[0].text
         assert sample is not None
-        checked = check_message(
-            store, sample, rule.sender, rule.cls, template=composed[rule.id].checked_name
+        checked_name = composed[rule.id].checked_name
+        checked = judge_message(
+            sample,
+            rule.sender,
+            check_class(rule.cls),
+            setting.pack,
+            setting.by_name.get(rule.sender.strip().lower()) if rule.sender else None,
+            setting.brands,
+            _named_template(setting, checked_name),
+            setting.templates,
+            template=checked_name,
         )
         reasons: list[Reason] = []
         for reason in checked.reasons:
@@ -566,7 +703,7 @@ def _judge(
                 for r in decided.iter_rows(named=True)
             ]
         else:
-            verdicts = _decide_care(conn, rule, group, reasons, now)
+            verdicts = _decide_care(conn, rule, group, reasons, now, setting)
         for item, (decision, codes, at) in zip(group, verdicts, strict=True):
             item.decision = decision
             item.reasons = codes
@@ -580,12 +717,16 @@ def _decide_care(
     group: list[_Pending],
     reasons: list[Reason],
     now: datetime,
+    setting: _Setting,
 ) -> list[tuple[str, list[str], datetime | None]]:
     """The engine's decision for customer care, from the facts it reads for that class alone:
     the sender, the message, and whether the number is valid (opt-outs, consent, DNC, caps
     and hours are advertising rules). Saves the per-number fact tables on the event path."""
-    pack = workspace_pack(conn, rule.workspace_id)
-    own = sender_reasons(conn, rule.workspace_id, rule.sender, pack, now.date())
+    pack = setting.pack
+    own: list[Reason] = _derived(
+        ("sender", rule.workspace_id, rule.sender, setting.brand_key, pack.code, now.date()),
+        lambda: sender_reasons(conn, rule.workspace_id, rule.sender, pack, now.date()),
+    )
     rules = rules_for(pack, rule.cls, allow_defer=True, message_reasons=[*own, *reasons])
     if rules.hours.any_hour:
         # With no hours to keep, the verdict depends only on the message's reasons and on the
@@ -609,6 +750,16 @@ def _decide_care(
         (str(r["decision"]), list(r["reasons"] or []), r["scheduled_at"])
         for r in decide(facts, history, rules).iter_rows(named=True)
     ]
+
+
+def _named_template(setting: _Setting, name: str | None) -> CheckedTemplate | None:
+    """The registered template `name` (as `find_template`, which refuses an unknown one)."""
+    if name is None:
+        return None
+    for template in setting.templates:
+        if template.name == name:
+            return template
+    raise LoaError(UNKNOWN_TEMPLATE, name=name)
 
 
 _VERDICTS: dict[tuple[str, str, tuple[str, ...], bool], tuple[str, tuple[str, ...]]] = {}
@@ -650,22 +801,21 @@ def _persist(
     status = "skipped" if item.skip else "suppressed" if item.decision == "suppress" else "queued"
     reason = item.skip or (item.reasons[0] if item.reasons and status != "queued" else None)
     new_run = conn.execute(
-        _upsert_nothing(conn, automation_runs, ["automation_id", "run_key"])
-        .values(
-            workspace_id=workspace_id,
-            automation_id=rule.id,
-            run_key=item.run_key,
-            event_id=item.event_id,
-            contact_id=item.contact["id"],
-            subject=item.subject,
-            step=item.step,
-            status=status,
-            reason=reason,
-            voucher_code=item.voucher["code"] if item.voucher and not item.skip else None,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(automation_runs.c.id)
+        _new_run(conn.dialect.name),
+        {
+            "workspace_id": workspace_id,
+            "automation_id": rule.id,
+            "run_key": item.run_key,
+            "event_id": item.event_id,
+            "contact_id": item.contact["id"],
+            "subject": item.subject,
+            "step": item.step,
+            "status": status,
+            "reason": reason,
+            "voucher_code": item.voucher["code"] if item.voucher and not item.skip else None,
+            "created_at": now,
+            "updated_at": now,
+        },
     ).scalar_one_or_none()
     if new_run is None:
         report.already += 1
@@ -683,9 +833,7 @@ def _persist(
         deadline = timedelta(seconds=rule.fallback_after_s or 0) or FAILURE_WATCH
         watch = item.at + deadline
     conn.execute(
-        update(automation_runs)
-        .where(automation_runs.c.id == new_run)
-        .values(outbox_id=outbox_id, watch_until=watch)
+        _RUN_OUTBOX, {"run_id": new_run, "new_outbox_id": outbox_id, "new_watch_until": watch}
     )
     if status == "queued":
         report.queued += 1
@@ -702,29 +850,28 @@ def _outbox_row(conn: Connection, workspace_id: int, item: _Pending, now: dateti
     carrier = item.contact.get("carrier") if item.channel == "sms" else None
     key = f"a{rule.id}:{item.run_key}:{item.step}"
     new_id = conn.execute(
-        _upsert_nothing(conn, outbox, ["workspace_id", "idempotency_key"])
-        .values(
-            workspace_id=workspace_id,
-            idempotency_key=key,
-            contact_id=item.contact["id"],
-            phone=item.to,
-            channel=item.channel,
-            **{"class": rule.cls},
-            sender=rule.sender,
-            variant=f"a{rule.id}",
-            text=item.text,
-            carrier=carrier,
-            decision=item.decision,
-            reasons=item.reasons,
-            scheduled_at=None if suppressed else item.at,
-            status="suppressed" if suppressed else "queued",
-            priority=rule.priority,
-            expires_at=item.expires_at,
-            done_at=now if suppressed else None,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(outbox.c.id)
+        _new_outbox(conn.dialect.name),
+        {
+            "workspace_id": workspace_id,
+            "idempotency_key": key,
+            "contact_id": item.contact["id"],
+            "phone": item.to,
+            "channel": item.channel,
+            "class": rule.cls,
+            "sender": rule.sender,
+            "variant": f"a{rule.id}",
+            "text": item.text,
+            "carrier": carrier,
+            "decision": item.decision,
+            "reasons": item.reasons,
+            "scheduled_at": None if suppressed else item.at,
+            "status": "suppressed" if suppressed else "queued",
+            "priority": rule.priority,
+            "expires_at": item.expires_at,
+            "done_at": now if suppressed else None,
+            "created_at": now,
+            "updated_at": now,
+        },
     ).scalar_one_or_none()
     if new_id is None:  # written by an earlier evaluation that lost its run: find it
         new_id = conn.execute(

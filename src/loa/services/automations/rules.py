@@ -280,6 +280,11 @@ class Automation:
         }
 
 
+def automation_from_row(row: Any) -> Automation:
+    """A rule as stored (a row of `automations`) made an `Automation`."""
+    return _row(row)
+
+
 def _row(row: Any) -> Automation:
     conditions = row.conditions or {}
     params = dict(row.params or {})

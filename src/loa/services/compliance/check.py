@@ -6,21 +6,25 @@ recipient by the decision engine, which takes these reasons as its input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from loa.domain.compliance.content import check_content, workspace_brand
+from loa.domain.compliance.packs import Pack
 from loa.domain.compliance.reasons import Reason
 from loa.i18n import Lang
 from loa.services.compliance.brandnames import (
+    Brandname,
     find_brandname,
     workspace_brandnames,
     workspace_pack,
 )
 from loa.services.compliance.templates import (
     Template,
+    TemplateClass,
     check_class,
     find_template,
     match_template,
@@ -58,7 +62,6 @@ def check_message(
 ) -> CheckResult:
     """Judge exactly `text` under `sender` as class `cls` (qc, cskh, public)."""
     kind = check_class(cls)
-    reasons: list[Reason] = []
     with store.engine.connect() as conn:
         pack = workspace_pack(conn, store.workspace_id)
         brand = find_brandname(conn, store.workspace_id, sender) if sender else None
@@ -67,6 +70,36 @@ def check_message(
             find_template(conn, store.workspace_id, template) if template else None
         )
         templates = workspace_templates(conn, store.workspace_id)
+    return judge_message(
+        text,
+        sender,
+        kind,
+        pack,
+        brand,
+        own_brands,
+        named,
+        templates,
+        template=template,
+        today=today,
+    )
+
+
+def judge_message(
+    text: str,
+    sender: str | None,
+    kind: TemplateClass,
+    pack: Pack,
+    brand: Brandname | None,
+    own_brands: Sequence[Brandname],
+    named: Template | None,
+    templates: Sequence[Template],
+    *,
+    template: str | None = None,
+    today: date | None = None,
+) -> CheckResult:
+    """`check_message` on facts already read: the sender's brandname, the workspace's
+    brandnames and templates (the event path reads them once for many messages)."""
+    reasons: list[Reason] = []
     if brand is None and (sender or pack.brandname_required):
         reasons.append(Reason("unregistered_brandname", {"sender": sender or ""}))
     if brand is not None and brand.expires_on is not None:
