@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from sqlalchemy import func, insert, select
 
+from loa.services.tracking import report as tracking_report
 from loa.services.tracking.report import campaign_report, compare_campaigns
 from loa.store.db import Store
 from loa.store.tables import attributions, campaigns, clicks, contacts, events, outbox, short_links
@@ -579,3 +580,36 @@ def test_the_redirect_app_started_and_stopped_twice_records_every_click_and_logs
                 3 if run == 1 else 5
             ), run
     assert [r.getMessage() for r in caplog.records if r.name.startswith("loa")] == []
+
+
+def test_the_report_states_the_same_figures_read_in_parts_or_with_odd_codes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the outbox is read as text in parts of READ_ROWS rows and grouped by Polars;
+    a code holding the separator sends the grouping back to SQL. Same figures either way."""
+    first, ids, now = seeded_report(store)
+
+    def report() -> dict[str, Any]:
+        with store.engine.begin() as conn:
+            return campaign_report(
+                conn,
+                workspace_id=store.workspace_id,
+                campaign_id=ids["campaign"],
+                now=now,
+                attribute_first=False,
+            )
+
+    assert report() == first
+    monkeypatch.setattr(tracking_report, "READ_ROWS", 2)
+    assert report() == first
+    with store.engine.begin() as conn:
+        conn.execute(
+            outbox.update().where(outbox.c.id == ids["a1"]["outbox"]).values(code="E\x1e1")
+        )
+    odd = report()
+    odd_code = {"status": "delivered", "code": "E\x1e1", "count": 1}
+    assert odd_code in odd["codes"]
+    assert [c for c in odd["codes"] if c != odd_code] == first["codes"]
+    assert {k: v for k, v in odd.items() if k != "codes"} == {
+        k: v for k, v in first.items() if k != "codes"
+    }
