@@ -429,6 +429,30 @@ def test_a_real_length_fcm_token_is_queued_as_a_push_message(shop: Store) -> Non
     assert sent[0]["text"] == "Don hang T1 tri gia 1d da duoc xac nhan. Cam on An!"
 
 
+def test_advertising_by_push_keeps_the_advertising_rules(shop: Store) -> None:
+    # A QC rule cannot reach by push someone it could not reach by SMS: An gave consent,
+    # Chí withdrew it; both have an app.
+    with shop.engine.begin() as conn:
+        for phone, token in (("+84912345671", "tok-an"), ("+84902345673", "tok-chi")):
+            conn.execute(
+                contacts.update()
+                .where(contacts.c.phone == phone)
+                .values(attrs={"push_token": token})
+            )
+        chi = select(contacts.c.id).where(contacts.c.phone == "+84902345673").scalar_subquery()
+        conn.execute(consents.delete().where(consents.c.contact_id == chi))
+    add_template(shop, "promo", cls="qc", text="Giam 10% cho don hang tiep theo tai shop.vn")
+    rule(shop, event="order_completed", template="promo", name="promo", channels=("push",),
+         timing=Timing.from_json({"mode": "at", "time": "10:00"}))  # fmt: skip
+    post(shop, "0912345671", "order_completed", key="Q1", order_id="Q1", value_vnd=1)
+    post(shop, "0902345673", "order_completed", key="Q2", order_id="Q2", value_vnd=1)
+    sent = messages(shop)
+    assert [(m["channel"], m["phone"], m["decision"], m["reasons"]) for m in sent] == [
+        ("push", "tok-an", "send", []),
+        ("push", "tok-chi", "suppress", ["no_consent"]),
+    ]
+
+
 def test_a_broken_rule_stops_itself_not_the_event_nor_other_rules(shop: Store) -> None:
     from loa.store.tables import brandnames
 

@@ -655,12 +655,13 @@ def _judge(
     now: datetime,
     setting: _Setting | None = None,
 ) -> None:
-    """The compliance decision for each SMS; push has no brandname rules to keep."""
+    """The compliance decision for each SMS, and for advertising by any channel: a person who
+    refused advertising, gave no consent or is asleep does not get it by push either."""
     setting = setting or _setting(conn, workspace_id)
     store = Store(engine=conn.engine, workspace_id=workspace_id)
     groups: dict[int, list[_Pending]] = {}
     for item in items:
-        if item.channel == "sms":
+        if item.channel == "sms" or item.rule.cls == "qc":
             groups.setdefault(item.rule.id, []).append(item)
     for group in groups.values():
         rule = group[0].rule
@@ -686,7 +687,9 @@ def _judge(
                 reasons.append(Reason("content_blocked", {"detail": reason.render()}))
         if rule.cls == "qc":
             frame = pl.DataFrame(
-                {"phone": [i.to for i in group], "at": [i.at for i in group]},
+                # Judged by the person's number whatever the channel: consent, refusals and
+                # the frequency cap are kept per number.
+                {"phone": [str(i.contact["phone"]) for i in group], "at": [i.at for i in group]},
                 schema={"phone": pl.String, "at": pl.Datetime("us", "UTC")},
             )
             decided = decide_batch(
