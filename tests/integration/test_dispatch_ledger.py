@@ -15,7 +15,7 @@ from loa.channels.base import Receipt, Submitted
 from loa.services.dispatch import ledger
 from loa.services.dispatch.worker import Worker
 from loa.store.db import Store
-from loa.store.tables import campaigns, delivery_receipts, opt_outs, outbox
+from loa.store.tables import campaigns, contacts, delivery_receipts, opt_outs, outbox
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # 14:00 in Vietnam
 LEASE = timedelta(seconds=30)
@@ -286,6 +286,44 @@ def test_messages_without_receipts_expire_and_campaign_completes_only_then(store
         report = ledger.report(conn, cid)
     assert report["by_status"] == {"delivered": 1, "expired": 1}
     assert report["codes"] == [{"status": "expired", "code": "no-receipt", "count": 1}]
+
+
+def test_the_last_gate_judges_advertising_by_push_by_the_persons_number(store: Store) -> None:
+    # A push row holds a device token; the refusal came from the person's phone after the
+    # plan, so the gate must find it through the contact.
+    ws = store.workspace_id
+    with store.engine.begin() as conn:
+        people = [
+            int(
+                conn.execute(
+                    insert(contacts).values(workspace_id=ws, phone=phone).returning(contacts.c.id)
+                ).scalar_one()
+            )
+            for phone in ("+84910000001", "+84910000002")
+        ]
+        ids = [
+            queue(conn, ws, 1, start=i, channel="push", phone=f"token-{i}", contact_id=cid)[0]
+            for i, cid in enumerate(people)
+        ]
+        conn.execute(
+            insert(opt_outs).values(
+                workspace_id=ws,
+                phone="+84910000002",
+                scope="all",
+                received_at=NOW - timedelta(minutes=5),
+                effective_at=NOW - timedelta(minutes=5),
+                source="sms",
+                text="TC",
+            )
+        )
+        rows = ledger.lease(conn, worker="w", now=NOW, limit=10, lease_for=LEASE)
+    kept = Worker(store.engine)._gate(rows, NOW)
+    assert [r.id for r in kept] == [ids[0]]
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(outbox.c.status, outbox.c.reasons).where(outbox.c.id == ids[1])
+        ).one()
+    assert (row.status, row.reasons) == ("suppressed", ["opted_out"])
 
 
 def test_a_routes_throughput_is_shared_by_every_worker(store: Store) -> None:

@@ -35,6 +35,7 @@ from loa.channels.base import Receipt, Submitted
 from loa.store.tables import (
     campaign_changes,
     campaigns,
+    contacts,
     delivery_receipts,
     dnc_numbers,
     opt_outs,
@@ -197,6 +198,20 @@ def blocked_numbers(
                 continue
             _, brands = found.setdefault(phone, ("opt_out", set()))
             brands.add(None if scope == "all" else brand)
+    return found
+
+
+def contact_numbers(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """The phone number of the contact behind each outbox row (push and email rows hold an
+    address instead); rows without a contact in the book are left out."""
+    found: dict[int, str] = {}
+    for part in _chunks(list(ids)):
+        rows = conn.execute(
+            select(outbox.c.id, contacts.c.phone)
+            .join(contacts, contacts.c.id == outbox.c.contact_id)
+            .where(outbox.c.id.in_(part))
+        )
+        found.update({int(row_id): str(phone) for row_id, phone in rows})
     return found
 
 

@@ -256,14 +256,22 @@ class Worker:
                     if not is_legal(now, zones, hours):
                         until = next_legal(now, zones, hours) or now + timedelta(hours=1)
                         deferred.setdefault(until, []).append(row.id)
-            advertising = [r for r in mine if r.klass == "qc" and r.channel == "sms"]
+            advertising = [r for r in mine if r.klass == "qc"]
             if advertising:
                 with self.engine.connect() as conn:
+                    # Push and email rows carry an address, not a number: refusals and DNC
+                    # are kept per number, so those rows are judged by their contact's number.
+                    numbers = {r.id: r.phone for r in advertising if r.channel == "sms"}
+                    numbers.update(
+                        ledger.contact_numbers(
+                            conn, [r.id for r in advertising if r.channel != "sms"]
+                        )
+                    )
                     blocked = ledger.blocked_numbers(
-                        conn, workspace_id, [r.phone for r in advertising], now
+                        conn, workspace_id, list(numbers.values()), now
                     )
                 for row in advertising:
-                    hit = blocked.get(row.phone)
+                    hit = blocked.get(numbers.get(row.id, ""))
                     if hit is None:
                         continue
                     reason, brands = hit
