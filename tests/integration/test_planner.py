@@ -305,3 +305,29 @@ def test_starting_a_qc_campaign_queues_the_5656_copy_once_when_the_workspace_ask
     assert copies is not None
     assert (copies["class"], copies["status"]) == ("authority", "queued")
     assert copies["text"].startswith("[QC] Chao ")
+
+
+def test_each_recipient_is_credited_to_the_first_included_segment_that_holds_them(
+    book: Store,
+) -> None:
+    from loa.services.segments import create_segment
+
+    with book.engine.begin() as conn:
+        for name, carrier in (("viettel", "Viettel"), ("mobifone", "MobiFone")):
+            create_segment(
+                conn,
+                workspace_id=book.workspace_id,
+                name=name,
+                rule={"attr": "carrier", "op": "eq", "value": carrier},
+            )
+    cid = create(book, include=("viettel", "mobifone", "all"))
+    plan_campaign(book, cid, actor="t", now=NOW)
+    segments = {phone: row["segment"] for phone, row in plan_rows(book, cid).items()}
+    assert segments == {
+        "+84912345671": "all",
+        "+84982345672": "viettel",
+        "+84902345673": "mobifone",
+        "+84972345674": "viettel",
+        "+84932345675": "mobifone",
+        "+84962345676": "viettel",
+    }

@@ -360,6 +360,11 @@ outbox = Table(
     Column("class", String(12), nullable=False, comment="qc / cskh / public / confirmation"),
     Column("sender", String(64), comment="brandname, or the From address"),
     Column("variant", String(16)),
+    Column(
+        "segment",
+        String(64),
+        comment="the included segment that brought the recipient in (the first that holds them)",
+    ),
     Column("text", Text),
     Column("encoding", String(8)),
     Column("parts", SmallInteger),
@@ -397,10 +402,32 @@ outbox = Table(
     UniqueConstraint("workspace_id", "idempotency_key", name="uq_outbox_workspace_key"),
     Index("ix_outbox_campaign", "campaign_id", "status"),
     Index("ix_outbox_due", "status", "priority", "scheduled_at"),
-    Index("ix_outbox_provider", "route", "provider_id"),
-    Index("ix_outbox_lease", "status", "lease_until"),
+    # The next three hold only the rows they are read for: a freshly planned message has no
+    # provider id, lease or submission time, so planning writes no entry in them.
+    Index(
+        "ix_outbox_provider",
+        "route",
+        "provider_id",
+        sqlite_where=text("provider_id IS NOT NULL"),
+        postgresql_where=text("provider_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_outbox_lease",
+        "status",
+        "lease_until",
+        sqlite_where=text("lease_until IS NOT NULL"),
+        postgresql_where=text("lease_until IS NOT NULL"),
+    ),
     # Frequency caps read a workspace's recent QC sends per number from this index alone.
-    Index("ix_outbox_history", "workspace_id", "class", "submitted_at", "phone"),
+    Index(
+        "ix_outbox_history",
+        "workspace_id",
+        "class",
+        "submitted_at",
+        "phone",
+        sqlite_where=text("submitted_at IS NOT NULL"),
+        postgresql_where=text("submitted_at IS NOT NULL"),
+    ),
 )
 
 # Per-recipient short codes for tracked links; the redirect resolves them without a workspace.

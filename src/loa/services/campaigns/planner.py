@@ -31,8 +31,10 @@ from sqlalchemy import (
     Connection,
     any_,
     bindparam,
+    case,
     delete,
     func,
+    literal,
     or_,
     select,
     text,
@@ -138,9 +140,10 @@ def template_columns(campaign: Campaign) -> tuple[str, ...]:
 
 def _audience_ids(
     conn: Connection, workspace_id: int, campaign: Campaign, now: datetime
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Pass one: every recipient's contact id and score (RFM total; 0 without purchases),
-    read in batches into two arrays: 16 bytes a recipient, whatever the audience size."""
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Pass one: every recipient's contact id, score (RFM total; 0 without purchases) and
+    segment (an index into `campaign.include`: the first included segment that holds them),
+    read in batches into arrays: 17 bytes a recipient, whatever the audience size."""
     include = [
         segment_members(conn, workspace_id=workspace_id, segment=name, now=now)
         for name in campaign.include
@@ -150,8 +153,13 @@ def _audience_ids(
         where = where & ~segment_members(conn, workspace_id=workspace_id, segment=name, now=now)
     c, s = contacts.c, contact_stats.c
     score = func.coalesce(s.r_score + s.f_score + s.m_score, 0)
+    first: Any = (
+        case(*((member, index) for index, member in enumerate(include)), else_=0)
+        if len(include) > 1
+        else literal(0)
+    )
     query = (
-        select(c.id, score)
+        select(c.id, score, first)
         .select_from(contacts.outerjoin(contact_stats, s.contact_id == c.id))
         .where(where)
     )
@@ -159,12 +167,14 @@ def _audience_ids(
         batches: Iterator[Any] = sqlite_batches(conn, literal_sql(conn, query))
     else:
         batches = conn.execution_options(yield_per=100_000).execute(query).partitions()
-    ids, scores = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    empty = np.zeros(0, dtype=np.int64)
+    ids, scores, segments = [empty], [empty], [empty.astype(np.int8)]
     for batch in batches:
-        pair = np.array(batch, dtype=np.int64).reshape(-1, 2)
-        ids.append(pair[:, 0].copy())
-        scores.append(pair[:, 1].copy())
-    return np.concatenate(ids), np.concatenate(scores)
+        triple = np.array(batch, dtype=np.int64).reshape(-1, 3)
+        ids.append(triple[:, 0].copy())
+        scores.append(triple[:, 1].copy())
+        segments.append(triple[:, 2].astype(np.int8))
+    return np.concatenate(ids), np.concatenate(scores), np.concatenate(segments)
 
 
 def _fetch(
@@ -275,12 +285,14 @@ class _Order:
     ids: np.ndarray[Any, Any]
     group: np.ndarray[Any, Any]
     at_us: np.ndarray[Any, Any]
+    segment: np.ndarray[Any, Any]
     unscheduled: int
 
 
 def _order(
     ids: np.ndarray[Any, Any],
     scores: np.ndarray[Any, Any],
+    segment: np.ndarray[Any, Any],
     campaign: Campaign,
     *,
     now: datetime,
@@ -291,7 +303,7 @@ def _order(
     # who leaves first and who is kept under a budget.
     u, group = assign_groups(ids, campaign)
     order = np.lexsort((ids, u, -scores))  # the id only settles a (vanishingly rare) tie
-    ids, group = ids[order], group[order]
+    ids, group, segment = ids[order], group[order], segment[order]
     del order, u
     targets = group >= 0
     instants, left = send_instants(
@@ -299,7 +311,7 @@ def _order(
     )
     at_us = np.full(ids.shape[0], -1, dtype=np.int64)
     at_us[targets] = instants
-    return _Order(ids, group, at_us, left)
+    return _Order(ids, group, at_us, segment, left)
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -340,9 +352,9 @@ def plan_campaign(
         prices = price_table(conn, workspace_id=ws)
         composed = _compose(conn, ws, campaign, lang)
         rate = float(campaign.max_tps or DEFAULT_TPS)
-        ids, scores = _audience_ids(conn, ws, campaign, when)
-        order = _order(ids, scores, campaign, now=when, zone=zone, rate_per_s=rate)
-        del ids, scores
+        ids, scores, segment = _audience_ids(conn, ws, campaign, when)
+        order = _order(ids, scores, segment, campaign, now=when, zone=zone, rate_per_s=rate)
+        del ids, scores, segment
         extra = template_columns(campaign)
         samples = _samples(conn, ws, campaign, composed, order, extra)
         history = _history(conn, ws, campaign, order)
@@ -427,6 +439,10 @@ def _chunk(
                 dtype=pl.String,
             ),
             "at": at.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "segment": pl.Series(
+                np.array(campaign.include or ("",), dtype=object)[order.segment[start:stop]],
+                dtype=pl.String,
+            ),
         }
     )
     found = _fetch(conn, workspace_id, np.sort(order.ids[start:stop]), extra)
@@ -838,6 +854,7 @@ _OUTBOX_COLUMNS: Final = (
     "contact_id",
     "phone",
     "variant",
+    "segment",
     "text",
     "encoding",
     "parts",
@@ -857,7 +874,7 @@ ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 """
 _PG_STAGE_DDL: Final = (
     "CREATE TEMP TABLE loa_plan_rows (idempotency_key text, contact_id bigint, phone text, "
-    "variant text, text text, encoding text, parts smallint, carrier text, price_vnd integer, "
+    "variant text, segment text, text text, encoding text, parts smallint, carrier text, price_vnd integer, "
     "decision text, reasons text, scheduled_at timestamp, status text) ON COMMIT DROP"
 )
 # Statuses a plan writes; only these are replaced by a re-plan.
@@ -880,6 +897,7 @@ def _outbox_rows(frame: pl.DataFrame, campaign: Campaign) -> pl.DataFrame:
         "contact_id",
         "phone",
         "variant",
+        "segment",
         "text",
         "encoding",
         pl.col("parts").cast(pl.Int16),
