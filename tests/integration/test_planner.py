@@ -331,3 +331,25 @@ def test_each_recipient_is_credited_to_the_first_included_segment_that_holds_the
         "+84932345675": "mobifone",
         "+84962345676": "viettel",
     }
+
+
+@pytest.mark.parametrize("ratio", [0, 1_000_000])
+def test_facts_read_whole_or_looked_up_per_batch_give_the_same_plan(
+    book: Store, monkeypatch: pytest.MonkeyPatch, ratio: int
+) -> None:
+    # ratio 0: every fact table is looked up for each batch's numbers; a large ratio: every
+    # table is read whole once (as for a campaign to most of the book). Same decisions.
+    from loa.services.compliance import decisions
+
+    monkeypatch.setattr(decisions, "SCAN_RATIO", ratio)
+    cid = create(book)
+    plan_campaign(book, cid, actor="t", now=NOW)
+    decided = {p: (r["decision"], r["reasons"]) for p, r in plan_rows(book, cid).items()}
+    assert decided == {
+        "+84912345671": ("send", []),
+        "+84982345672": ("send", []),
+        "+84902345673": ("send", []),
+        "+84972345674": ("suppress", ["no_consent"]),
+        "+84932345675": ("suppress", ["opted_out"]),
+        "+84962345676": ("suppress", ["dnc"]),
+    }

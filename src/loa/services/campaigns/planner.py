@@ -53,7 +53,13 @@ from loa.services.campaigns.pricing import price_table
 from loa.services.campaigns.service import Campaign, change_state, get_campaign
 from loa.services.compliance.brandnames import find_brandname
 from loa.services.compliance.check import check_message
-from loa.services.compliance.decisions import decide_batch, history_window, load_history
+from loa.services.compliance.decisions import (
+    KnownFacts,
+    decide_batch,
+    history_window,
+    load_history,
+    read_known_facts,
+)
 from loa.services.segments.service import segment_members
 from loa.store.bulk import Scratch, copy_rows, literal_sql, scratch, sqlite_batches
 from loa.store.db import Store
@@ -114,12 +120,13 @@ class PlanReport:
 
 
 # The columns every chunk reads, and those templates may name (read only when one does).
-BASE_COLUMNS: Final = ("phone", "carrier", "invalid_reason")
+BASE_COLUMNS: Final = ("phone", "carrier", "invalid_reason", "dnc")
 COLUMN_TYPES: Final[dict[str, pl.DataType]] = {
     "contact_id": pl.Int64(),
     "phone": pl.String(),
     "carrier": pl.String(),
     "invalid_reason": pl.String(),
+    "dnc": pl.Boolean(),
     "name": pl.String(),
     "given_name": pl.String(),
     "gender": pl.String(),
@@ -358,6 +365,7 @@ def plan_campaign(
         extra = template_columns(campaign)
         samples = _samples(conn, ws, campaign, composed, order, extra)
         history = _history(conn, ws, campaign, order)
+        facts = read_known_facts(conn, ws, order.ids.shape[0], sender=campaign.sender, now=when)
     total = order.ids.shape[0]
     step("audience", total, total)
     targets = int((order.group >= 0).sum())
@@ -375,7 +383,7 @@ def plan_campaign(
             frame, links = _render(campaign, composed, chunk, render_warnings)
             frame = _carrier_limits(frame)
             frame = _price(frame, campaign, prices)
-            frame = _decide(store, campaign, frame, reasons, history, when)
+            frame = _decide(store, campaign, frame, reasons, history, facts, when)
             frame, spent = _budget(frame, campaign, spent, report)
             tally.add(frame)
             stage.add(_outbox_rows(frame, campaign), links)
@@ -654,6 +662,7 @@ def _decide(
     frame: pl.DataFrame,
     reasons: list[Reason],
     history: pl.DataFrame | None,
+    facts: KnownFacts,
     now: datetime,
 ) -> pl.DataFrame:
     """The compliance decision for every timed recipient; holdout, unrendered and unscheduled
@@ -678,6 +687,10 @@ def _decide(
             now=now,
             exclude_campaign_id=campaign.id,
             known_history=history,
+            known_facts=facts,
+            book=judged.select(
+                "phone", "contact_id", "invalid_reason", pl.col("dnc").alias("flag")
+            ),
         )
         decided = pl.DataFrame(
             {

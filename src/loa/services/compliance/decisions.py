@@ -19,7 +19,7 @@ recipient:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
 )
 
@@ -199,6 +200,138 @@ def _zone_column(phones: pl.Series, pack: Pack) -> pl.Series:
     return phones.replace_strict(keys, return_dtype=pl.String).alias("zone")
 
 
+# A fact table is read whole, once, for a plan when it holds at most this many rows per
+# recipient: one scan costs less than an index look-up per recipient (SQLite has no hash join).
+SCAN_RATIO = 2
+
+Within = Callable[[Any], Any]
+
+
+def _everyone(_column: Any) -> Any:
+    return true()
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFacts:
+    """Facts read once for a caller that decides many batches over much of a book (a campaign's
+    plan): each fact table small next to the audience, read whole; None: looked up per batch.
+    `consenting` is keyed by contact id, so batches using it must bring their book columns."""
+
+    listed: pl.DataFrame | None = None  # phone: the national DNC list
+    opted: pl.DataFrame | None = None  # phone, opted_out_at
+    consenting: pl.DataFrame | None = None  # contact_id
+    asked: pl.DataFrame | None = None  # phone, registration
+
+
+_LISTED = {"phone": pl.String}
+_OPTED = {"phone": pl.String, "opted_out_at": UTC_DT}
+_ASKED = {"phone": pl.String, "registration": pl.String}
+_BOOK = {
+    "phone": pl.String,
+    "contact_id": pl.Int64,
+    "invalid_reason": pl.String,
+    "flag": pl.Boolean,
+}
+
+
+def _listed_query(ws: int, within: Within) -> Select[Any]:
+    return select(dnc_numbers.c.phone).where(
+        dnc_numbers.c.workspace_id == ws, within(dnc_numbers.c.phone)
+    )
+
+
+def _opted_query(ws: int, within: Within, channel: str, brand: str) -> Select[Any]:
+    refusals = union_all(
+        select(opt_outs.c.phone, opt_outs.c.effective_at.label("since")).where(
+            opt_outs.c.workspace_id == ws,
+            within(opt_outs.c.phone),
+            opt_outs.c.channel == channel,
+            opt_outs.c.revoked_at.is_(None),
+            or_(
+                opt_outs.c.scope == "all",
+                and_(opt_outs.c.scope == "brand", func.lower(opt_outs.c.brandname) == brand),
+            ),
+        ),
+        select(contacts.c.phone, channel_states.c.changed_at.label("since"))
+        .join(contacts, contacts.c.id == channel_states.c.contact_id)
+        .where(
+            channel_states.c.workspace_id == ws,
+            within(contacts.c.phone),
+            channel_states.c.channel == channel,
+            channel_states.c.status == "opted_out",
+        ),
+    ).subquery()
+    return select(refusals.c.phone, func.min(refusals.c.since)).group_by(refusals.c.phone)
+
+
+def _consent_terms(ws: int, channel: str, now: datetime) -> list[Any]:
+    """A marketing consent for the channel, with a method and evidence, in force at `now`."""
+    return [
+        consents.c.workspace_id == ws,
+        consents.c.channel == channel,
+        consents.c.purpose == "marketing",
+        func.coalesce(func.trim(consents.c.method), "") != "",
+        func.coalesce(func.trim(consents.c.evidence), "") != "",
+        consents.c.given_at <= now,
+        or_(consents.c.withdrawn_at.is_(None), consents.c.withdrawn_at > now),
+    ]
+
+
+def _asked_query(ws: int, within: Within) -> Select[Any]:
+    return select(
+        registration_requests.c.phone,
+        func.coalesce(registration_requests.c.answer, literal("pending")),
+    ).where(registration_requests.c.workspace_id == ws, within(registration_requests.c.phone))
+
+
+def read_known_facts(
+    conn: Connection,
+    workspace_id: int,
+    audience: int,
+    *,
+    sender: str,
+    channel: str = "sms",
+    now: datetime,
+) -> KnownFacts:
+    """The fact tables worth reading whole for deciding `audience` recipients (see SCAN_RATIO):
+    the same conditions `load_facts` applies, without the restriction to a batch's numbers."""
+    ws = workspace_id
+    fetch = _plain_fetch(conn)
+    most = SCAN_RATIO * audience
+
+    def small(table: Table) -> bool:
+        count = select(func.count()).select_from(table).where(table.c.workspace_id == ws)
+        return int(conn.execute(count).scalar_one()) <= most
+
+    brand = sender.strip().lower()
+    opted = None
+    if small(opt_outs) and small(channel_states):
+        opted = fetch(_opted_query(ws, _everyone, channel, brand), _OPTED)
+    return KnownFacts(
+        listed=fetch(_listed_query(ws, _everyone), _LISTED) if small(dnc_numbers) else None,
+        opted=opted,
+        consenting=fetch(
+            select(consents.c.contact_id).where(*_consent_terms(ws, channel, now)).distinct(),
+            {"contact_id": pl.Int64},
+        )
+        if small(consents)
+        else None,
+        asked=fetch(_asked_query(ws, _everyone), _ASKED) if small(registration_requests) else None,
+    )
+
+
+def _plain_fetch(conn: Connection) -> Fetch:
+    def fetch(query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+        rows = sqlite_rows(conn, query) if conn.dialect.name == "sqlite" else conn.execute(query)
+        return _typed(pl.DataFrame(list(rows), schema=list(schema), orient="row"), schema)
+
+    return fetch
+
+
+def _among(known: pl.DataFrame, key: str, values: pl.Series) -> pl.DataFrame:
+    return known.filter(pl.col(key).is_in(values.implode()))
+
+
 def load_facts(
     conn: Connection,
     workspace_id: int,
@@ -208,80 +341,72 @@ def load_facts(
     sender: str,
     channel: str = "sms",
     now: datetime,
+    known: KnownFacts | None = None,
+    book: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every recipient fact the engine reads, one row per distinct number in `phones`.
 
     Each fact is one set-based query joined to the staged numbers; the answers come back as
-    columns and are joined in Polars, so a million recipients cost no Python loop."""
+    columns and are joined in Polars, so a million recipients cost no Python loop. A caller
+    that has them passes `known` (tables read whole once: `known_facts`) and `book` (the
+    contacts' `phone`, `contact_id`, `invalid_reason` and DNC `flag`, as stored); only what
+    neither holds is looked up."""
     ws = workspace_id
     distinct = pl.DataFrame({"phone": list(dict.fromkeys(phones))}, schema={"phone": pl.String})
     brand = sender.strip().lower()
-    with _phone_source(conn, distinct["phone"].to_list()) as (p, fetch):
-        book = fetch(
-            select(
-                contacts.c.phone, contacts.c.id, contacts.c.invalid_reason, contacts.c.dnc
-            ).where(contacts.c.workspace_id == ws, contacts.c.phone.in_(p)),
-            {
-                "phone": pl.String,
-                "contact_id": pl.Int64,
-                "invalid_reason": pl.String,
-                "flag": pl.Boolean,
-            },
-        )
-        listed = fetch(
-            select(dnc_numbers.c.phone).where(
-                dnc_numbers.c.workspace_id == ws, dnc_numbers.c.phone.in_(p)
-            ),
-            {"phone": pl.String},
-        )
-        refusals = union_all(
-            select(opt_outs.c.phone, opt_outs.c.effective_at.label("since")).where(
-                opt_outs.c.workspace_id == ws,
-                opt_outs.c.phone.in_(p),
-                opt_outs.c.channel == channel,
-                opt_outs.c.revoked_at.is_(None),
-                or_(
-                    opt_outs.c.scope == "all",
-                    and_(opt_outs.c.scope == "brand", func.lower(opt_outs.c.brandname) == brand),
-                ),
-            ),
-            select(contacts.c.phone, channel_states.c.changed_at.label("since"))
-            .join(contacts, contacts.c.id == channel_states.c.contact_id)
-            .where(
-                channel_states.c.workspace_id == ws,
-                contacts.c.phone.in_(p),
-                channel_states.c.channel == channel,
-                channel_states.c.status == "opted_out",
-            ),
-        ).subquery()
-        opted = fetch(
-            select(refusals.c.phone, func.min(refusals.c.since)).group_by(refusals.c.phone),
-            {"phone": pl.String, "opted_out_at": UTC_DT},
-        )
-        given = fetch(
-            select(contacts.c.phone)
-            .join(consents, consents.c.contact_id == contacts.c.id)
-            .where(
-                consents.c.workspace_id == ws,
-                contacts.c.phone.in_(p),
-                consents.c.channel == channel,
-                consents.c.purpose == "marketing",
-                func.coalesce(func.trim(consents.c.method), "") != "",
-                func.coalesce(func.trim(consents.c.evidence), "") != "",
-                consents.c.given_at <= now,
-                or_(consents.c.withdrawn_at.is_(None), consents.c.withdrawn_at > now),
+    known = known or KnownFacts()
+    by_contact = known.consenting is not None and book is not None
+    probe = (
+        book is None
+        or known.listed is None
+        or known.opted is None
+        or not by_contact
+        or known.asked is None
+    )
+    frames: dict[str, pl.DataFrame] = {}
+    source = (
+        _phone_source(conn, distinct["phone"].to_list())
+        if probe
+        else nullcontext((select(literal(None)), _plain_fetch(conn)))
+    )
+    with source as (p, fetch):
+
+        def within(column: Any) -> Any:
+            return column.in_(p)
+
+        if book is None:
+            book = fetch(
+                select(
+                    contacts.c.phone, contacts.c.id, contacts.c.invalid_reason, contacts.c.dnc
+                ).where(contacts.c.workspace_id == ws, within(contacts.c.phone)),
+                _BOOK,
             )
-            .distinct(),
-            {"phone": pl.String},
+        frames["listed"] = (
+            _among(known.listed, "phone", distinct["phone"])
+            if known.listed is not None
+            else fetch(_listed_query(ws, within), _LISTED)
         )
-        asked = fetch(
-            select(
-                registration_requests.c.phone,
-                func.coalesce(registration_requests.c.answer, literal("pending")),
-            ).where(
-                registration_requests.c.workspace_id == ws, registration_requests.c.phone.in_(p)
-            ),
-            {"phone": pl.String, "registration": pl.String},
+        frames["opted"] = (
+            _among(known.opted, "phone", distinct["phone"])
+            if known.opted is not None
+            else fetch(_opted_query(ws, within, channel, brand), _OPTED)
+        )
+        if by_contact:
+            assert known.consenting is not None
+            ids = _among(known.consenting, "contact_id", book["contact_id"].drop_nulls())
+            given = book.filter(pl.col("contact_id").is_in(ids["contact_id"].implode()))
+        else:
+            given = fetch(
+                select(contacts.c.phone)
+                .join(consents, consents.c.contact_id == contacts.c.id)
+                .where(within(contacts.c.phone), *_consent_terms(ws, channel, now))
+                .distinct(),
+                {"phone": pl.String},
+            )
+        frames["asked"] = (
+            _among(known.asked, "phone", distinct["phone"])
+            if known.asked is not None
+            else fetch(_asked_query(ws, within), _ASKED)
         )
         agreed = conn.execute(
             select(agreements.c.phone, agreements.c.rule, agreements.c.value)
@@ -293,6 +418,8 @@ def load_facts(
             )
             .order_by(agreements.c.given_at, agreements.c.id)
         ).all()
+    book = book.select(*_BOOK).unique("phone", keep="first")
+    listed, opted, asked = frames["listed"], frames["opted"], frames["asked"]
     # Agreements are few (one per person who asked): read in Python, the latest in force wins.
     caps: dict[str, int] = {}
     hours: dict[str, tuple[int, int]] = {}
@@ -507,13 +634,16 @@ def decide_batch(
     now: datetime | None = None,
     exclude_campaign_id: int | None = None,
     known_history: pl.DataFrame | None = None,
+    known_facts: KnownFacts | None = None,
+    book: pl.DataFrame | None = None,
 ) -> Decisions:
     """Decide one message for every recipient (`phone`, and `at`: the intended instant).
 
     Sender reasons (unregistered or expired brandname) are found here; content reasons come
     from the caller's checks in `message_reasons`. A caller deciding many batches may pass
     `known_history`: `load_history` for every number over a span covering each batch's
-    window (what `history_window` gives), read once instead of once a batch."""
+    window (what `history_window` gives), read once instead of once a batch; likewise
+    `known_facts` and the recipients' `book` columns (see `load_facts`)."""
     now = now or datetime.now(UTC)
     with store.engine.connect() as conn:
         pack = workspace_pack(conn, store.workspace_id)
@@ -526,7 +656,15 @@ def decide_batch(
         )
         phones = recipients["phone"].to_list()
         facts = load_facts(
-            conn, store.workspace_id, phones, pack=pack, sender=sender, channel=channel, now=now
+            conn,
+            store.workspace_id,
+            phones,
+            pack=pack,
+            sender=sender,
+            channel=channel,
+            now=now,
+            known=known_facts,
+            book=book,
         )
         batch = recipients.select("phone", pl.col("at").cast(UTC_DT)).join(
             facts, on="phone", how="left", maintain_order="left"
