@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
@@ -353,3 +354,31 @@ def test_facts_read_whole_or_looked_up_per_batch_give_the_same_plan(
         "+84932345675": ("suppress", ["opted_out"]),
         "+84962345676": ("suppress", ["dnc"]),
     }
+
+
+def test_rendering_once_per_distinct_name_gives_what_rendering_each_row_gives() -> None:
+    # The planner renders each distinct combination of slot values once; the texts, parts and
+    # errors (naming each recipient) must be those of rendering every row.
+    from loa.domain.templates import parse
+    from loa.services.campaigns import planner
+
+    template = parse("{{ gender | greeting }} {{ given_name }} ơi, giảm 30% hôm nay")
+    composed = planner._Composed(template, template.unaccented(), template, None)
+    members = pl.DataFrame(
+        {
+            "phone": [f"+8491234567{i}" for i in range(7)],
+            "given_name": ["An", "Bình", "An", None, "Bình", None, "Chi"],
+            "gender": ["male", "female", "male", "male", None, "female", None],
+        }
+    )
+    rows = members.select("given_name", "gender").to_dicts()
+    labels = members["phone"].to_list()
+    expected, counts = template.render_counted(rows, labels)
+    _, plain = template.unaccented().render_counted(rows, labels)
+    result, got_counts, got_plain = planner._render_distinct(composed, members)
+    assert result.texts == expected.texts
+    assert [(e.row, e.error.render()) for e in result.errors] == [
+        (e.row, e.error.render()) for e in expected.errors
+    ]
+    assert [e.row for e in result.errors] == [3, 5]
+    assert (got_counts, got_plain) == (counts, plain)

@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -47,7 +47,8 @@ from loa.domain.compliance.reasons import Reason
 from loa.domain.compose import OptOut, frame_template, load_carriers
 from loa.domain.links import LinkedTemplate, LinkOptions, issue_links, link_template, slug
 from loa.domain.schedule import Window, intervals, preset, spread
-from loa.domain.templates import Template, parse
+from loa.domain.templates import RenderResult, Template, parse
+from loa.domain.text import SegmentCount
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.campaigns.pricing import price_table
 from loa.services.campaigns.service import Campaign, change_state, get_campaign
@@ -554,6 +555,41 @@ def _samples(
     return samples
 
 
+def _render_distinct(
+    c: _Composed, members: pl.DataFrame
+) -> tuple[RenderResult, list[SegmentCount | None], list[SegmentCount | None]]:
+    """`render_counted` of the variant (with and without accents) for `members`, each distinct
+    combination of the values its slots read rendered and counted once: without per-recipient
+    links a message depends on nothing else (a million recipients share a few thousand given
+    names). Combinations that fail are rendered again per recipient, for errors naming each."""
+    wanted = sorted({slot.path[0] for slot in c.template.slots} & set(TEMPLATE_FIELDS))
+    keys = members.select(wanted) if wanted else pl.DataFrame({"_none": [0] * members.height})
+    distinct = keys.unique(maintain_order=True)
+    group = (
+        keys.join(
+            distinct.with_row_index("_group"),
+            on=keys.columns,
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
+        )["_group"]
+        .to_numpy()
+        .astype(np.int64)
+    )
+    rows = _rows(distinct, c.template) if wanted else [{}]
+    once, counts = c.template.render_counted(rows)
+    _, plain_counts = c.unaccented.render_counted(rows)
+    order = group.tolist()
+    result = RenderResult([once.texts[g] for g in order])
+    if once.errors:
+        failing = np.flatnonzero(np.isin(group, [e.row for e in once.errors]))
+        again = _rows(members.select(pl.all().gather(failing)), c.template)
+        labels = members["phone"].gather(failing).to_list()
+        for error in c.template.render_rows(again, labels).errors:
+            result.errors.append(replace(error, row=int(failing[error.row])))
+    return result, [counts[g] for g in order], [plain_counts[g] for g in order]
+
+
 def _render(
     campaign: Campaign, composed: dict[str, _Composed], frame: pl.DataFrame, warnings: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -572,9 +608,11 @@ def _render(
         if not members.height:
             continue
         where = members["_pos"].to_numpy()
-        rows = _rows(members, c.template)
-        labels = members["phone"].to_list()
-        if c.linked is not None:
+        if c.linked is None:
+            result, counts, plain_counts = _render_distinct(c, members)
+        else:
+            rows = _rows(members, c.template)
+            labels = members["phone"].to_list()
             ids = members["contact_id"].to_list()
             for i, found in enumerate(issue_links(c.linked, rows)):
                 for link in found:
@@ -582,8 +620,8 @@ def _render(
                     links["destination"].append(link.destination)
                     links["contact_id"].append(ids[i])
                     links["variant"].append(name)
-        result, counts = c.template.render_counted(rows, labels)
-        _, plain_counts = c.unaccented.render_counted(rows, labels)
+            result, counts = c.template.render_counted(rows, labels)
+            _, plain_counts = c.unaccented.render_counted(rows, labels)
         for error in result.errors:
             errors[where[error.row]] = error.error.render()
         texts[where] = result.texts
@@ -887,8 +925,9 @@ ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 """
 _PG_STAGE_DDL: Final = (
     "CREATE TEMP TABLE loa_plan_rows (idempotency_key text, contact_id bigint, phone text, "
-    "variant text, segment text, text text, encoding text, parts smallint, carrier text, price_vnd integer, "
-    "decision text, reasons text, scheduled_at timestamp, status text) ON COMMIT DROP"
+    "variant text, segment text, text text, encoding text, parts smallint, carrier text, "
+    "price_vnd integer, decision text, reasons text, scheduled_at timestamp, status text) "
+    "ON COMMIT DROP"
 )
 # Statuses a plan writes; only these are replaced by a re-plan.
 PLAN_STATUSES: Final = ("planned", "suppressed", "holdout")
