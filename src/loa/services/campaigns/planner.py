@@ -62,7 +62,13 @@ from loa.services.compliance.decisions import (
     read_known_facts,
 )
 from loa.services.segments.service import segment_members
-from loa.store.bulk import Scratch, copy_rows, literal_sql, scratch, sqlite_batches
+from loa.store.bulk import (
+    Scratch,
+    copy_rows,
+    literal_sql,
+    scratch,
+    sqlite_frame,
+)
 from loa.store.db import Store
 from loa.store.tables import campaigns, contact_stats, contacts, outbox, short_links, workspaces
 
@@ -172,9 +178,13 @@ def _audience_ids(
         .where(where)
     )
     if conn.dialect.name == "sqlite":
-        batches: Iterator[Any] = sqlite_batches(conn, literal_sql(conn, query))
-    else:
-        batches = conn.execution_options(yield_per=100_000).execute(query).partitions()
+        read = sqlite_frame(conn, literal_sql(conn, query), columns=("id", "score", "segment"))
+        return (
+            read["id"].cast(pl.Int64).to_numpy(),
+            read["score"].cast(pl.Int64).to_numpy(),
+            read["segment"].cast(pl.Int8).to_numpy(),
+        )
+    batches = conn.execution_options(yield_per=100_000).execute(query).partitions()
     empty = np.zeros(0, dtype=np.int64)
     ids, scores, segments = [empty], [empty], [empty.astype(np.int8)]
     for batch in batches:
@@ -199,12 +209,9 @@ def _fetch(
             f"SELECT c.id, {', '.join('c.' + name for name in names)} "
             "FROM json_each(?) j CROSS JOIN contacts c WHERE c.id = j.value AND c.workspace_id = ?"
         )
-        rows = [
-            row
-            for batch in sqlite_batches(conn, sql, (json.dumps(ids.tolist()), workspace_id))
-            for row in batch
-        ]
-        frame = pl.DataFrame(rows, schema=list(schema), orient="row")
+        frame = sqlite_frame(
+            conn, sql, (json.dumps(ids.tolist()), workspace_id), columns=list(schema)
+        )
         return frame.select(
             pl.col(name).cast(pl.String).str.to_date()
             if dtype == pl.Date() and frame[name].dtype == pl.String
