@@ -382,3 +382,66 @@ def test_rendering_once_per_distinct_name_gives_what_rendering_each_row_gives() 
     ]
     assert [e.row for e in result.errors] == [3, 5]
     assert (got_counts, got_plain) == (counts, plain)
+
+
+def test_a_workspace_minimum_gap_spaces_advertising_across_campaigns(book: Store) -> None:
+    # The workspace asks for 48 hours between advertising messages to one person. An got one
+    # 30 hours ago, Bảo 50 hours ago (outside the gap), and Chí has another campaign's message
+    # planned for tomorrow: An and Chí are left out, with the reason in words.
+    from loa.domain.compliance.reasons import Reason
+    from loa.services.accounts.settings import update_settings
+
+    ws = book.workspace_id
+    with book.engine.begin() as conn:
+        update_settings(conn, ws, {"min_gap_hours": 48}, actor="t", now=NOW)
+        for key, phone, status, sent, planned in (
+            ("h1", "+84912345671", "delivered", NOW - timedelta(hours=30), None),
+            ("h2", "+84982345672", "delivered", NOW - timedelta(hours=50), None),
+            ("h3", "+84902345673", "queued", None, NOW + timedelta(hours=20)),
+        ):
+            conn.execute(
+                insert(outbox).values(
+                    workspace_id=ws,
+                    idempotency_key=key,
+                    phone=phone,
+                    channel="sms",
+                    **{"class": "qc"},
+                    decision="send",
+                    status=status,
+                    submitted_at=sent,
+                    scheduled_at=planned,
+                )
+            )
+    cid = create(book)
+    report = plan_campaign(book, cid, actor="t", now=NOW)
+    decided = {p: (r["decision"], r["reasons"]) for p, r in plan_rows(book, cid).items()}
+    assert decided["+84912345671"] == ("suppress", ["min_gap"])
+    assert decided["+84982345672"] == ("send", [])
+    assert decided["+84902345673"] == ("suppress", ["min_gap"])
+    assert report.by_reason["min_gap"] == 2
+    assert Reason("min_gap", {"hours": 48}).render("vi") == (
+        "Đã có tin quảng cáo khác cách chưa tới 48 giờ (khoảng cách tối thiểu của doanh nghiệp)."
+    )
+    assert Reason("min_gap", {"hours": 48}).render("en") == (
+        "Another advertising message is less than 48 hours away (the workspace's minimum gap)."
+    )
+
+
+def test_without_a_minimum_gap_only_the_legal_cap_spaces_messages(book: Store) -> None:
+    ws = book.workspace_id
+    with book.engine.begin() as conn:
+        conn.execute(
+            insert(outbox).values(
+                workspace_id=ws,
+                idempotency_key="h1",
+                phone="+84912345671",
+                channel="sms",
+                **{"class": "qc"},
+                decision="send",
+                status="delivered",
+                submitted_at=NOW - timedelta(hours=2),
+            )
+        )
+    cid = create(book)
+    plan_campaign(book, cid, actor="t", now=NOW)
+    assert plan_rows(book, cid)["+84912345671"]["decision"] == "send"

@@ -409,9 +409,10 @@ def test_a_large_campaign_waits_for_a_second_persons_approval(web: Web, store: S
         "/settings/rules",
         data={"csrf_token": web.csrf(), "approvals": "1", "approval_min_recipients": "1",
               "usual_hours_start": "0", "usual_hours_end": "24", "lockout_after": "5",
-              "lockout_minutes": "15", "session_hours": "12"},
+              "lockout_minutes": "15", "session_hours": "12", "min_gap_hours": "36"},
     )  # fmt: skip
     assert "Đã lưu." in rules.text
+    assert 'name="min_gap_hours" inputmode="numeric" value="36"' in rules.text
     late = web.client.post(
         "/settings/rules",
         data={"csrf_token": web.csrf(), "approval_min_recipients": "nhiều"},

@@ -351,6 +351,7 @@ RULE_NUMBERS = (
     "lockout_after",
     "lockout_minutes",
     "session_hours",
+    "min_gap_hours",
 )
 RULE_SWITCHES = ("approvals", "approval_new_domain", "require_totp")
 NOT_A_NUMBER = Msg(

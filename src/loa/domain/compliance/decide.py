@@ -42,6 +42,7 @@ BITS: tuple[str, ...] = (
     "no_legal_hour",
     "quiet_hours_expired",
     "frequency_cap",
+    "min_gap",  # the workspace's own spacing between advertising messages to one person
     "quiet_hours",  # the one reason that defers rather than suppresses
 )
 BIT: dict[str, int] = {code: 1 << i for i, code in enumerate(BITS)}
@@ -110,6 +111,9 @@ class Rules:
     cls: MessageClass
     allow_defer: bool
     message_reasons: tuple[Reason, ...]
+    # The workspace's minimum time between two advertising messages to one number (0: none),
+    # on top of the pack's legal cap: no other QC message within this much before or after.
+    min_gap_s: int = 0
 
     @property
     def message_mask(self) -> int:
@@ -132,6 +136,7 @@ def rules_for(
     *,
     allow_defer: bool = True,
     message_reasons: Sequence[Reason] = (),
+    min_gap_s: int = 0,
 ) -> Rules:
     """Check the class and the message-level reasons once for a whole batch."""
     if cls not in CLASSES:
@@ -151,7 +156,7 @@ def rules_for(
             continue
         if all(r.code != reason.code for r in kept):
             kept.append(reason)
-    return Rules(pack, cls, allow_defer, tuple(kept))
+    return Rules(pack, cls, allow_defer, tuple(kept), max(0, min_gap_s))
 
 
 def _with_defaults(recipients: pl.DataFrame, pack: Pack) -> pl.DataFrame:
@@ -281,17 +286,24 @@ def _windows(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _cap_counts(
-    judged: pl.Series, phones: pl.Series, history: pl.DataFrame, active: pl.Series
+    judged: pl.Series,
+    phones: pl.Series,
+    history: pl.DataFrame,
+    active: pl.Series,
+    *,
+    before_us: int = DAY_US,
+    after_us: int = 0,
+    name: str = "count_24h",
 ) -> pl.Series:
-    """For each recipient, its sends in (judged − 24 h, judged]: two binary searches on sorted
-    keys recipient * span + offset_us."""
+    """For each recipient, its sends in (judged − before, judged + after] (the cap: the last
+    24 hours): two binary searches on sorted keys recipient * span + offset_us."""
     n = judged.len()
     counted = judged.filter(active)
     if counted.len() == 0 or history.height == 0:
-        return pl.Series("count_24h", [0] * n, dtype=pl.Int64)
+        return pl.Series(name, [0] * n, dtype=pl.Int64)
     t_us = judged.dt.epoch("us")
-    base_us = int(counted.dt.epoch("us").min()) - DAY_US  # type: ignore[arg-type]
-    top_us = int(counted.dt.epoch("us").max())  # type: ignore[arg-type]
+    base_us = int(counted.dt.epoch("us").min()) - before_us  # type: ignore[arg-type]
+    top_us = int(counted.dt.epoch("us").max()) + after_us  # type: ignore[arg-type]
     # Microsecond keys overflow int64 once recipients x spread passes 2^62 (a million
     # recipients over ~50 days); then the search works in milliseconds, exact to that unit.
     unit = 1
@@ -311,10 +323,10 @@ def _cap_counts(
     )
     own = pl.int_range(n, eager=True, dtype=pl.Int64) * span
     offset = (t_us - base_us) // unit
-    hi = keys.search_sorted(own + offset.clip(lower_bound=0), side="right")
-    lo = keys.search_sorted(own + (offset - DAY_US // unit).clip(lower_bound=0), side="right")
-    counts = pl.Series("count_24h", hi.cast(pl.Int64) - lo.cast(pl.Int64))
-    return pl.select(pl.when(active).then(counts).otherwise(0)).to_series().alias("count_24h")
+    hi = keys.search_sorted(own + (offset + after_us // unit).clip(lower_bound=0), side="right")
+    lo = keys.search_sorted(own + (offset - before_us // unit).clip(lower_bound=0), side="right")
+    counts = pl.Series(name, hi.cast(pl.Int64) - lo.cast(pl.Int64))
+    return pl.select(pl.when(active).then(counts).otherwise(0)).to_series().alias(name)
 
 
 def decide(recipients: pl.DataFrame, history: pl.DataFrame, rules: Rules) -> pl.DataFrame:
@@ -400,6 +412,21 @@ def decide(recipients: pl.DataFrame, history: pl.DataFrame, rules: Rules) -> pl.
         )
     else:
         frame = frame.with_columns(pl.lit(0, pl.Int64).alias("count_24h"))
+    if qc and rules.min_gap_s > 0:
+        # Any other advertising message within the gap, before or after (planned ones too).
+        gap_us = rules.min_gap_s * US_PER_S
+        near = _cap_counts(
+            judged,
+            frame["phone"],
+            history,
+            pl.Series([True] * frame.height),
+            before_us=gap_us,
+            after_us=gap_us - 1,
+            name="near",
+        )
+        frame = frame.with_columns(
+            (pl.col("mask") | bit("min_gap", pl.lit(near) > 0)).alias("mask")
+        )
     suppressed = (pl.col("mask") & SUPPRESS_MASK) != 0
     deferred = (pl.col("mask") & DEFER_MASK) != 0
     # A suppressed message is not deferred: only the rules that stop it are its reasons.
@@ -483,6 +510,10 @@ def reasons_of(row: Mapping[str, Any], rules: Rules, lang: Lang | None = None) -
             out.append(Reason(code, {"when": _when(row.get("opted_out_at"), zone_name)}))
         elif code == "frequency_cap":
             out.append(Reason(code, {"count": row["count_24h"], "limit": row["limit"]}))
+        elif code == "min_gap":
+            hours_apart = rules.min_gap_s / 3600
+            shown = int(hours_apart) if hours_apart.is_integer() else round(hours_apart, 1)
+            out.append(Reason(code, {"hours": shown}))
         elif code == "quiet_hours":
             until = _when(row.get("scheduled_at"), zone_name)
             out.append(Reason(code, {"start": start, "end": end, "until": until}))

@@ -41,6 +41,13 @@ REASONS: dict[str, Msg] = {
             "Already got {count} advertising messages in 24 hours (limit {limit}).",
         ),
         _m(
+            "min_gap",
+            "Đã có tin quảng cáo khác cách chưa tới {hours} giờ (khoảng cách tối thiểu của "
+            "doanh nghiệp).",
+            "Another advertising message is less than {hours} hours away (the workspace's "
+            "minimum gap).",
+        ),
+        _m(
             "quiet_hours",
             "Ngoài giờ được phép gửi quảng cáo ({start}–{end}); hoãn đến {until}.",
             "Outside the allowed advertising hours ({start}–{end}); deferred to {until}.",

@@ -33,6 +33,9 @@ class WorkspaceSettings:
     usual_hours_start: int = 8  # local hour, inclusive
     usual_hours_end: int = 21  # local hour, exclusive
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Hours at least between two advertising messages to one person, across campaigns and
+    # automations, on top of the legal cap (0: only the cap).
+    min_gap_hours: int = 0
 
 
 _HINTS: dict[str, str] = {
@@ -42,6 +45,7 @@ _HINTS: dict[str, str] = {
     "approval_min_recipients": ">= 0",
     "usual_hours_start": "0..23",
     "usual_hours_end": "1..24",
+    "min_gap_hours": "0..720 (0 = off)",
 }
 _RANGES: dict[str, tuple[int, int]] = {
     "lockout_after": (1, 100),
@@ -50,6 +54,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "approval_min_recipients": (0, 10**12),
     "usual_hours_start": (0, 23),
     "usual_hours_end": (1, 24),
+    "min_gap_hours": (0, 720),
 }
 
 

@@ -59,6 +59,7 @@ from loa.services.compliance.decisions import (
     decide_batch,
     history_window,
     load_history,
+    min_gap,
     read_known_facts,
 )
 from loa.services.segments.service import segment_members
@@ -417,7 +418,7 @@ def _history(
         return None
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     first, last = (epoch + timedelta(microseconds=int(v)) for v in (timed.min(), timed.max()))
-    after, until = history_window(first, last)
+    after, until = history_window(first, last, min_gap(conn, workspace_id))
     return load_history(
         conn, workspace_id, None, after=after, until=until, exclude_campaign_id=campaign.id
     )

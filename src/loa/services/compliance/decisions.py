@@ -48,6 +48,7 @@ from loa.domain.compliance.packs import Pack
 from loa.domain.compliance.reasons import Reason
 from loa.domain.phones import parse_phone
 from loa.i18n import Lang, LoaError, Msg
+from loa.services.accounts.settings import get_settings
 from loa.services.compliance.brandnames import find_brandname, workspace_pack
 from loa.store.bulk import attached_scratch, sqlite_rows
 from loa.store.db import Store
@@ -648,11 +649,13 @@ def decide_batch(
     with store.engine.connect() as conn:
         pack = workspace_pack(conn, store.workspace_id)
         own = sender_reasons(conn, store.workspace_id, sender, pack, now.date())
+        gap = min_gap(conn, store.workspace_id)
         rules = rules_for(
             pack,
             cls,
             allow_defer=allow_defer,
             message_reasons=[*own, *(r for r in message_reasons if r.code not in _SENDER)],
+            min_gap_s=int(gap.total_seconds()),
         )
         phones = recipients["phone"].to_list()
         facts = load_facts(
@@ -673,7 +676,7 @@ def decide_batch(
         if cls == "qc" and batch.height:
             first, last = batch["at"].min(), batch["at"].max()
             assert isinstance(first, datetime) and isinstance(last, datetime)
-            after, until = history_window(first, last)
+            after, until = history_window(first, last, gap)
             if known_history is not None:
                 at = pl.col("at")
                 history = known_history.filter(
@@ -693,9 +696,17 @@ def decide_batch(
     return Decisions(decided.with_columns(batch["contact_id"]), rules)
 
 
-def history_window(first: datetime, last: datetime) -> tuple[datetime, datetime]:
-    """The span of earlier QC messages that matter to messages sent from `first` to `last`."""
-    return first - windows.DAY, last + _LOOKAHEAD
+def history_window(
+    first: datetime, last: datetime, gap: timedelta = timedelta(0)
+) -> tuple[datetime, datetime]:
+    """The span of earlier QC messages that matter to messages sent from `first` to `last`
+    (`gap`: the workspace's minimum spacing between advertising messages)."""
+    return first - max(windows.DAY, gap), last + _LOOKAHEAD + gap
+
+
+def min_gap(conn: Connection, workspace_id: int) -> timedelta:
+    """The workspace's minimum time between two advertising messages to one person."""
+    return timedelta(hours=get_settings(conn, workspace_id).min_gap_hours)
 
 
 _SENDER = frozenset({"unregistered_brandname", "brandname_expired"})
