@@ -445,3 +445,47 @@ def test_without_a_minimum_gap_only_the_legal_cap_spaces_messages(book: Store) -
     cid = create(book)
     plan_campaign(book, cid, actor="t", now=NOW)
     assert plan_rows(book, cid)["+84912345671"]["decision"] == "send"
+
+
+def test_best_hour_sends_each_person_at_the_hour_they_click_and_buy(book: Store) -> None:
+    # Retail golden hours (weekdays 15:00-17:00). Bảo bought at 16:20 before: he gets it at
+    # 16:00 today. An clicked twice around 20:00 and bought once at 10:00: his hour is 20:00,
+    # which the schedule never opens, so he keeps the preset's time like everyone else.
+    from loa.store.tables import clicks, events
+
+    ws = book.workspace_id
+    with book.engine.connect() as conn:
+        ids = dict(conn.execute(select(contacts.c.phone, contacts.c.id)).all())
+    an, bao = ids["+84912345671"], ids["+84982345672"]
+    day = timedelta(days=1)
+    with book.engine.begin() as conn:
+        for k, at in enumerate((NOW.replace(hour=20, minute=10) - 3 * day,
+                                NOW.replace(hour=20, minute=40) - 9 * day)):  # fmt: skip
+            conn.execute(
+                insert(clicks).values(
+                    workspace_id=ws, code=f"k{k}", contact_id=an, at=at, human=True
+                )
+            )
+        conn.execute(  # a bot's preview at 16:00 is not An's habit
+            insert(clicks).values(
+                workspace_id=ws, code="bot", contact_id=an, at=NOW.replace(hour=16) - day,
+                human=False,
+            )
+        )  # fmt: skip
+        for contact, at in ((an, NOW.replace(hour=10) - 2 * day),
+                            (bao, NOW.replace(hour=16, minute=20) - 5 * day)):  # fmt: skip
+            conn.execute(
+                insert(events).values(
+                    workspace_id=ws, contact_id=contact, type="order", occurred_at=at,
+                    value_vnd=300_000,
+                )
+            )  # fmt: skip
+    cid = create(book, schedule=Schedule(mode="golden", preset="retail", best_hour=True))
+    report = plan_campaign(book, cid, actor="t", now=NOW)
+    rows = plan_rows(book, cid)
+    local = {p: r["scheduled_at"].astimezone(VN) for p, r in rows.items() if r["scheduled_at"]}
+    assert report.best_hour == 1
+    assert local["+84982345672"] == NOW.replace(hour=16)
+    assert local["+84912345671"].date() == NOW.date()
+    assert local["+84912345671"].hour == 15
+    assert local["+84902345673"].hour == 15

@@ -50,6 +50,7 @@ class ScheduleIn(BaseModel):
     preset: str | None = Field(default=None, max_length=40)
     windows: list[str] = Field(default_factory=list, max_length=20)
     holidays: Literal["any", "avoid", "only"] = "any"
+    best_hour: bool = False
 
 
 class NewCampaign(BaseModel):
@@ -143,6 +144,7 @@ def campaigns_create(body: NewCampaign, request: Request, principal: Write) -> d
             preset=body.schedule.preset,
             windows=tuple(body.schedule.windows),
             holidays=body.schedule.holidays,
+            best_hour=body.schedule.best_hour,
         ),
         budget_vnd=body.budget_vnd,
         max_tps=body.max_tps,

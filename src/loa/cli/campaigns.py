@@ -157,6 +157,9 @@ def create_command(
     golden: str | None = typer.Option(None, "--golden-hours", help="Industry preset, e.g. retail."),
     window: list[str] = typer.Option([], "--window", help="'mon,tue 15:00-17:00' (repeatable)."),
     holidays: str = typer.Option("any", "--holidays", help="any, avoid or only (public holidays)."),
+    best_hour: bool = typer.Option(
+        False, "--best-hour", help="Each person at the hour they click and buy most."
+    ),
     budget_vnd: int | None = typer.Option(None, "--budget-vnd", help="Budget cap in VND."),
     max_tps: int | None = typer.Option(None, "--max-tps", help="Throughput cap, messages/s."),
     goal: str | None = typer.Option(None, "--goal", help="METRIC:TARGET, e.g. orders:500."),
@@ -186,6 +189,7 @@ def create_command(
             preset=golden,
             windows=tuple(window),
             holidays=holidays,  # type: ignore[arg-type]
+            best_hour=best_hour,
         ),
         budget_vnd=budget_vnd,
         max_tps=max_tps,
@@ -342,6 +346,11 @@ PLAN_BUDGET = Msg(
     "{count} người nhận bị cắt vì vượt ngân sách (giữ người có điểm RFM cao trước).",
     "{count} recipients cut by the budget (the highest RFM scores are kept first).",
 )
+PLAN_BEST_HOUR = Msg(
+    "cli.campaigns.plan_best_hour",
+    "{count} người nhận được hẹn vào giờ họ hay bấm và mua nhất.",
+    "{count} recipients timed at the hour they click and buy most.",
+)
 PLAN_SHORTEST = Msg("cli.campaigns.plan_shortest", "Ngắn nhất", "Shortest")
 PLAN_LONGEST = Msg("cli.campaigns.plan_longest", "Dài nhất", "Longest")
 PLAN_NEXT = Msg(
@@ -365,6 +374,11 @@ REASON_LABELS = {
         Msg("campaigns.reason.quiet_hours", "ngoài giờ cho phép, hoãn", "outside legal hours"),
         Msg("campaigns.reason.invalid_number", "số không hợp lệ", "invalid number"),
         Msg("campaigns.reason.budget", "vượt ngân sách", "over the budget"),
+        Msg(
+            "campaigns.reason.min_gap",
+            "quá gần tin quảng cáo khác (khoảng cách tối thiểu)",
+            "too close to another advertising message (minimum gap)",
+        ),
         Msg(
             "campaigns.reason.render_failed", "thiếu dữ liệu cá nhân hoá", "personalization failed"
         ),
@@ -454,6 +468,8 @@ def plan_command(
         )
     if report.budget_cut:
         console.print(PLAN_BUDGET.render(count=report.budget_cut))
+    if report.best_hour:
+        console.print(PLAN_BEST_HOUR.render(count=report.best_hour))
     for label, sample in ((PLAN_SHORTEST, report.shortest), (PLAN_LONGEST, report.longest)):
         if sample:
             console.print(f"{label.render()} ({sample['parts']}): {sample['text']}")

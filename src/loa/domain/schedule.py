@@ -195,3 +195,58 @@ def sending_time_s(count: int, rate_per_s: float) -> float:
     if rate_per_s <= 0:
         raise LoaError(BAD_RATE, rate=rate_per_s)
     return count / rate_per_s
+
+
+def hour_slots(
+    spans: Iterator[tuple[datetime, datetime]], *, zone: str, days: int = 14
+) -> dict[int, list[tuple[int, int]]]:
+    """The sending intervals cut at local clock hours: for each hour of the day (0..23, in
+    `zone`), its slots (epoch µs from, to) in order, over the first `days` days."""
+    tz = ZoneInfo(zone)
+    slots: dict[int, list[tuple[int, int]]] = {h: [] for h in range(24)}
+    stop: datetime | None = None
+    for lo, hi in spans:
+        stop = stop or lo + timedelta(days=days)
+        if lo >= stop:
+            break
+        at = lo
+        hi = min(hi, stop)
+        while at < hi:
+            local = at.astimezone(tz)
+            boundary = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            upto = min(boundary.astimezone(UTC), hi)
+            slots[local.hour].append((int(at.timestamp() * 1e6), int(upto.timestamp() * 1e6)))
+            at = upto
+    return slots
+
+
+def best_hour_instants(
+    default_us: npt.NDArray[np.int64],
+    hours: npt.NDArray[np.int64],
+    slots: dict[int, list[tuple[int, int]]],
+    *,
+    rate_per_s: float,
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Send instants when each recipient (in priority order) goes at their own best hour.
+
+    A recipient with a best local hour (0..23; -1 for none) leaves in the first slot of that
+    hour, those of one hour one after another at `rate_per_s` (a full slot moves the rest to
+    the same hour the next day); whoever has no best hour, or whose hour the schedule never
+    opens, keeps `default_us` (the preset's spread). Also how many were placed by their hour."""
+    if rate_per_s <= 0:
+        raise LoaError(BAD_RATE, rate=rate_per_s)
+    out = default_us.copy()
+    step_us = 1e6 / rate_per_s
+    moved = 0
+    for hour in range(24):
+        members = np.flatnonzero(hours == hour)
+        placed = 0
+        for lo_us, hi_us in slots.get(hour, []):
+            if placed >= members.shape[0]:
+                break
+            fits = min(members.shape[0] - placed, int(np.ceil((hi_us - lo_us) / step_us)))
+            chosen = members[placed : placed + fits]
+            out[chosen] = lo_us + (np.arange(fits) * step_us).astype(np.int64)
+            placed += fits
+        moved += placed
+    return out, moved

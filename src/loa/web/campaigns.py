@@ -122,16 +122,17 @@ def _variants(text: str, text_b: str, share_a: int | None) -> tuple[Variant, ...
 
 def _schedule(form: dict[str, Any]) -> Schedule:
     mode = str(form.get("schedule") or "now")
+    best = bool(form.get("best_hour"))
     if mode == "golden":
-        return Schedule(mode="golden", preset=str(form.get("preset") or "retail"))
+        return Schedule(mode="golden", preset=str(form.get("preset") or "retail"), best_hour=best)
     if mode == "at":
         raw = str(form.get("at") or "")
         try:
             at = datetime.fromisoformat(raw).replace(tzinfo=VN)
         except ValueError:
             raise _FormError(BAD_TIME.render(value=raw)) from None
-        return Schedule(mode="at", at=at)
-    return Schedule(mode="now")
+        return Schedule(mode="at", at=at, best_hour=best)
+    return Schedule(mode="now", best_hour=best)
 
 
 def _wizard(
@@ -188,6 +189,7 @@ def new_campaign(request: Request, page: Page = Depends(current_page)) -> Respon
         "unaccent": bool(q.get("unaccent")),
         "schedule": "now",
         "preset": "retail",
+        "best_hour": False,
         "at": "",
         "budget_vnd": "",
         "holdout_pct": "0",

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
-from loa.domain.schedule import Window, holiday_name, intervals, preset, spread
+from loa.domain.schedule import (
+    Window,
+    best_hour_instants,
+    holiday_name,
+    hour_slots,
+    intervals,
+    preset,
+    spread,
+)
 from loa.i18n import LoaError
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -105,3 +114,35 @@ def test_an_unknown_preset_lists_the_known_ones() -> None:
         "There is no golden-hour preset 'bakery'. Known: real_estate, retail, fashion, fnb, "
         "cosmetics, entertainment, b2b."
     )
+
+
+def test_best_hour_fills_that_hour_at_the_rate_then_the_same_hour_next_day() -> None:
+    # Window 09:00-11:00 daily in Vietnam, 1 message/s. Three people like 10:00, but a 10:00
+    # slot of 2 seconds (10:00:00-10:00:02 in this toy window) takes two: the third goes at
+    # 10:00 the next day. Someone who likes 20:00 keeps the default instant.
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=zone)
+    spans = iter(
+        [
+            (start, start.replace(hour=10, second=2)),
+            (start + timedelta(days=1), (start + timedelta(days=1)).replace(hour=10, second=2)),
+        ]
+    )
+    slots = hour_slots(spans, zone="Asia/Ho_Chi_Minh")
+    assert len(slots[9]) == 2 and len(slots[10]) == 2
+
+    def us(at: datetime) -> int:
+        return int(at.timestamp() * 1e6)
+
+    default = np.array([us(start) + i for i in range(5)], dtype=np.int64)
+    hours = np.array([10, -1, 10, 10, 20], dtype=np.int64)
+    out, moved = best_hour_instants(default, hours, slots, rate_per_s=1.0)
+    ten = start.replace(hour=10)
+    assert moved == 3
+    assert out.tolist() == [
+        us(ten),
+        default[1],
+        us(ten) + 1_000_000,
+        us(ten + timedelta(days=1)),
+        default[4],
+    ]

@@ -46,12 +46,20 @@ from loa.domain.compliance.decide import MESSAGE_REASON_CLASSES
 from loa.domain.compliance.reasons import Reason
 from loa.domain.compose import OptOut, frame_template, load_carriers
 from loa.domain.links import LinkedTemplate, LinkOptions, issue_links, link_template, slug
-from loa.domain.schedule import Window, intervals, preset, spread
+from loa.domain.schedule import (
+    Window,
+    best_hour_instants,
+    hour_slots,
+    intervals,
+    preset,
+    spread,
+)
 from loa.domain.templates import RenderResult, Template, parse
 from loa.domain.text import SegmentCount
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.campaigns.pricing import price_table
 from loa.services.campaigns.service import Campaign, change_state, get_campaign
+from loa.services.campaigns.timing import learned_hours
 from loa.services.compliance.brandnames import find_brandname
 from loa.services.compliance.check import check_message
 from loa.services.compliance.decisions import (
@@ -111,6 +119,7 @@ class PlanReport:
     parts_unaccented: int = 0
     encodings: dict[str, int] = field(default_factory=dict)
     budget_cut: int = 0
+    best_hour: int = 0  # recipients timed by their own best hour
     first_at: str | None = None
     last_at: str | None = None
     sending_time_s: float = 0.0
@@ -278,10 +287,10 @@ def assign_groups(
 # --- schedule ---------------------------------------------------------------------------------
 
 
-def send_instants(
-    count: int, campaign: Campaign, *, now: datetime, zone: str, rate_per_s: float
-) -> tuple[np.ndarray[Any, Any], int]:
-    """When each of `count` messages (in priority order) leaves, and how many do not fit."""
+def schedule_spans(
+    campaign: Campaign, *, now: datetime, zone: str
+) -> Iterator[tuple[datetime, datetime]]:
+    """The campaign's sending intervals from `now` on."""
     s = campaign.schedule
     start = max(s.at or now, now)
     windows: tuple[Window, ...] | None = None
@@ -289,7 +298,14 @@ def send_instants(
         windows = preset(s.preset).windows
     elif s.mode == "window":
         windows = tuple(Window.parse(w) for w in s.windows)
-    spans = intervals(start, windows, zone=zone, end=s.until, holidays=s.holidays)
+    return intervals(start, windows, zone=zone, end=s.until, holidays=s.holidays)
+
+
+def send_instants(
+    count: int, campaign: Campaign, *, now: datetime, zone: str, rate_per_s: float
+) -> tuple[np.ndarray[Any, Any], int]:
+    """When each of `count` messages (in priority order) leaves, and how many do not fit."""
+    spans = schedule_spans(campaign, now=now, zone=zone)
     return spread(count, spans, rate_per_s=rate_per_s)
 
 
@@ -328,6 +344,27 @@ def _order(
     at_us = np.full(ids.shape[0], -1, dtype=np.int64)
     at_us[targets] = instants
     return _Order(ids, group, at_us, segment, left)
+
+
+def _best_hours(
+    conn: Connection,
+    workspace_id: int,
+    campaign: Campaign,
+    order: _Order,
+    *,
+    now: datetime,
+    zone: str,
+) -> int:
+    """Move each recipient with a learned best hour to that hour in the schedule (in place);
+    how many moved."""
+    targets = order.group >= 0
+    hours = learned_hours(conn, workspace_id, order.ids[targets], zone=zone, now=now)
+    slots = hour_slots(schedule_spans(campaign, now=now, zone=zone), zone=zone)
+    rate = float(campaign.max_tps or DEFAULT_TPS)
+    at, moved = best_hour_instants(order.at_us[targets], hours, slots, rate_per_s=rate)
+    order.at_us[targets] = at
+    order.unscheduled = int((at < 0).sum())
+    return moved
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -371,6 +408,8 @@ def plan_campaign(
         ids, scores, segment = _audience_ids(conn, ws, campaign, when)
         order = _order(ids, scores, segment, campaign, now=when, zone=zone, rate_per_s=rate)
         del ids, scores, segment
+        if campaign.schedule.best_hour:
+            report.best_hour = _best_hours(conn, ws, campaign, order, now=when, zone=zone)
         extra = template_columns(campaign)
         samples = _samples(conn, ws, campaign, composed, order, extra)
         history = _history(conn, ws, campaign, order)

@@ -115,6 +115,9 @@ class Schedule:
     preset: str | None = None
     windows: tuple[str, ...] = ()
     holidays: HolidayRule = "any"
+    # Each person at their own best hour (learned from their clicks and orders) where the
+    # schedule opens it; the rest by the schedule above.
+    best_hour: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The form stored in `campaigns.schedule`."""
@@ -125,6 +128,7 @@ class Schedule:
             "preset": self.preset,
             "windows": list(self.windows),
             "holidays": self.holidays,
+            "best_hour": self.best_hour,
         }
 
     @classmethod
@@ -137,6 +141,7 @@ class Schedule:
             preset=raw.get("preset"),
             windows=tuple(raw.get("windows") or ()),
             holidays=raw.get("holidays", "any"),
+            best_hour=bool(raw.get("best_hour", False)),
         )
 
 
