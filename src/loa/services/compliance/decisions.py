@@ -50,7 +50,7 @@ from loa.domain.phones import parse_phone
 from loa.i18n import Lang, LoaError, Msg
 from loa.services.accounts.settings import get_settings
 from loa.services.compliance.brandnames import find_brandname, workspace_pack
-from loa.store.bulk import attached_scratch, sqlite_rows
+from loa.store.bulk import attached_scratch, literal_sql, sqlite_frame, sqlite_rows
 from loa.store.db import Store
 from loa.store.tables import (
     agreements,
@@ -322,9 +322,15 @@ def read_known_facts(
 
 
 def _plain_fetch(conn: Connection) -> Fetch:
+    """Run a query into a frame; on SQLite through a scratch file read as Arrow (whole tables
+    of a large workspace: no Python tuple per row), so not inside a write transaction."""
+
     def fetch(query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
-        rows = sqlite_rows(conn, query) if conn.dialect.name == "sqlite" else conn.execute(query)
-        return _typed(pl.DataFrame(list(rows), schema=list(schema), orient="row"), schema)
+        if conn.dialect.name == "sqlite":
+            frame = sqlite_frame(conn, literal_sql(conn, query), columns=list(schema))
+            return _typed(frame, schema)
+        rows = conn.execute(query).all()
+        return _typed(pl.DataFrame(rows, schema=list(schema), orient="row"), schema)
 
     return fetch
 
@@ -610,14 +616,7 @@ def load_history(
         )
     schema = {"phone": pl.String, "at": UTC_DT}
     if phones is None:
-        query = query.where(outbox.c.phone.is_not(None))
-        if conn.dialect.name == "sqlite":
-            return _typed(
-                pl.DataFrame(sqlite_rows(conn, query), schema=list(schema), orient="row"), schema
-            )
-        return _typed(
-            pl.DataFrame(conn.execute(query).all(), schema=list(schema), orient="row"), schema
-        )
+        return _plain_fetch(conn)(query.where(outbox.c.phone.is_not(None)), schema)
     with _phone_source(conn, list(dict.fromkeys(phones))) as (p, fetch):
         history = fetch(query.where(outbox.c.phone.in_(p)), schema)
     return history
