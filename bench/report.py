@@ -1,15 +1,18 @@
-"""Reporting a 1M-message campaign on SQLite: `campaign_report` (every figure: counts by variant,
-carrier and failure reason, latency percentiles, clicks, credited orders, the holdout effect,
-the A/B test, day and week series) against two peers over the same rows in the same run:
+"""Reporting a 1M-message campaign on SQLite: `campaign_report` (every figure: counts by
+variant, segment, carrier and failure reason, latency percentiles, clicks, credited orders, the
+holdout effect, the A/B test, day and week series) against two peers over the same rows in the
+same run:
 
 - bare SQLite: `SELECT status, count(*) ... GROUP BY status` for the campaign (the least any
   report reads);
 - DuckDB: the same main aggregation and latency histogram over the same outbox rows loaded into
   its own table (loading not timed).
 
-Setup (not timed) writes, by raw bulk SQL, 1,000,000 sent messages plus a 5% holdout, 40,000
-human clicks and 6,000 bot opens, and 25,000 orders. The first report also credits the orders
-(attribution); the second reads the stored credits. Target (issue 8): <= 2 s.
+Setup (not timed) writes, by raw bulk SQL, 1,000,000 sent messages plus a 5% holdout (in three
+segments or none, two variants, five carriers), 40,000 human clicks and 6,000 bot opens, and
+25,000 orders. The first report also credits the orders (attribution); the next three read the
+stored credits, each reading the rows again (the best and the slowest are printed), and two
+more with nothing committed since, which reuse the outbox groups. Target (issue 8): <= 2 s.
 
     .venv/bin/python bench/report.py [--messages 1000000]
 """
@@ -28,13 +31,17 @@ from typing import Any
 
 import duckdb
 
+from loa.services.tracking import report as report_module
 from loa.services.tracking.report import campaign_report
 from loa.store.db import open_store
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 T0 = NOW - timedelta(days=3)
 TARGET_S = 2.0
+AGAIN = 3  # reports after the first
 CARRIERS = ("viettel", "viettel", "viettel", "mobifone", "vinaphone", "vietnamobile", "gmobile")
+# The included segment that brought each recipient in; None: sent before segments were recorded.
+SEGMENTS = ("Khách VIP", "Khách quen", "Khách quen", "Mua 1 lần", None)
 FAILS = (("undelivered", "027"), ("undelivered", "001"), ("expired", "no-receipt"),
          ("failed", "0x0000000B"), ("rejected", "013"))  # fmt: skip
 
@@ -63,21 +70,21 @@ def setup(url: str, messages: int) -> tuple[int, int]:
     for i in range(1, messages + holdout + 1):
         if i > messages:
             rows.append((ws, f"c{cid}:{i}", cid, i, f"+84{i:09d}", "qc", "control", "viettel",
-                         750, "holdout", "holdout", None, None, None))  # fmt: skip
+                         SEGMENTS[i % 5], 750, "holdout", "holdout", None, None, None))  # fmt: skip
             continue
         sub = T0 + timedelta(seconds=i * 0.15)
         r = rnd.random()
         status, code = ("delivered", None) if r < 0.93 else FAILS[int((r - 0.93) / 0.014)]
         done = None if status == "failed" else sub + timedelta(seconds=rnd.expovariate(1 / 8))
         rows.append((ws, f"c{cid}:{i}", cid, i, f"+84{i:09d}", "qc", "AB"[i % 2],
-                     CARRIERS[i % len(CARRIERS)], 750, "send", status, code,
+                     CARRIERS[i % len(CARRIERS)], SEGMENTS[i % 5], 750, "send", status, code,
                      None if status == "failed" else stamp(sub),
                      None if done is None else stamp(done)))  # fmt: skip
     cur.executemany(
         "INSERT INTO outbox (workspace_id, idempotency_key, campaign_id, contact_id, phone, "
-        "class, variant, carrier, price_vnd, decision, status, code, submitted_at, done_at, "
-        "channel, attempts, priority, created_at, updated_at) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sms', 0, 0, '2026-11-20', '2026-11-20')",
+        "class, variant, carrier, segment, price_vnd, decision, status, code, submitted_at, "
+        "done_at, channel, attempts, priority, created_at, updated_at) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sms', 0, 0, '2026-11-20', '2026-11-20')",
         rows,
     )
     clicked = rnd.sample(range(1, messages + 1), 40_000)
@@ -145,10 +152,24 @@ def _main(tmp: Path) -> None:
         started, cpu = time.perf_counter(), time.process_time()
         first = campaign_report(conn, workspace_id=ws, campaign_id=cid, now=NOW)
         first_s, first_cpu = time.perf_counter() - started, time.process_time() - cpu
-    with store.engine.begin() as conn:
-        started, cpu = time.perf_counter(), time.process_time()
-        report = campaign_report(conn, workspace_id=ws, campaign_id=cid, now=NOW)
-        again_s, again_cpu = time.perf_counter() - started, time.process_time() - cpu
+    # Three more reading every row again (as a new process would), the credits stored: a
+    # shared machine's other work shows as the spread. Then two with nothing committed since,
+    # which reuse the outbox groups read last.
+    again: list[tuple[float, float]] = []
+    for _ in range(AGAIN):
+        report_module._REMEMBERED.clear()
+        with store.engine.begin() as conn:
+            started, cpu = time.perf_counter(), time.process_time()
+            report = campaign_report(conn, workspace_id=ws, campaign_id=cid, now=NOW)
+            again.append((time.perf_counter() - started, time.process_time() - cpu))
+    (again_s, again_cpu), (slowest_s, _cpu) = min(again), max(again)
+    remembered: list[float] = []
+    for _ in range(2):
+        with store.engine.begin() as conn:
+            started = time.perf_counter()
+            same = campaign_report(conn, workspace_id=ws, campaign_id=cid, now=NOW)
+            remembered.append(time.perf_counter() - started)
+    assert same == report
     raw: Any = store.engine.raw_connection()
     cur = raw.cursor()
     started = time.perf_counter()
@@ -156,32 +177,34 @@ def _main(tmp: Path) -> None:
     cur.fetchall()
     bare_s = time.perf_counter() - started
     cur.execute(
-        "SELECT variant, carrier, status, code, submitted_at, done_at, price_vnd FROM outbox "
-        "WHERE campaign_id = ?",
+        "SELECT variant, carrier, segment, status, code, submitted_at, done_at, price_vnd "
+        "FROM outbox WHERE campaign_id = ?",
         (cid,),
     )
     rows = cur.fetchall()
     raw.close()
     duck = duckdb.connect()
     duck.execute(
-        "CREATE TABLE outbox (variant TEXT, carrier TEXT, status TEXT, code TEXT, "
+        "CREATE TABLE outbox (variant TEXT, carrier TEXT, segment TEXT, status TEXT, code TEXT, "
         "submitted_at TIMESTAMP, done_at TIMESTAMP, price_vnd INTEGER)"
     )
     import polars as pl
 
     frame = pl.DataFrame(
-        rows, schema=["variant", "carrier", "status", "code", "s", "d", "price_vnd"], orient="row"
+        rows,
+        schema=["variant", "carrier", "segment", "status", "code", "s", "d", "price_vnd"],
+        orient="row",
     ).with_columns(
         pl.col("s").str.to_datetime(strict=False).alias("submitted_at"),
         pl.col("d").str.to_datetime(strict=False).alias("done_at"),
     )
     duck.register("frame", frame.select(
-        "variant", "carrier", "status", "code", "submitted_at", "done_at", "price_vnd"
+        "variant", "carrier", "segment", "status", "code", "submitted_at", "done_at", "price_vnd"
     ).to_arrow())  # fmt: skip
     duck.execute("INSERT INTO outbox SELECT * FROM frame")
     started = time.perf_counter()
     duck.execute(
-        "SELECT variant, carrier, status, code, date_trunc('hour', submitted_at), "
+        "SELECT variant, carrier, segment, status, code, date_trunc('hour', submitted_at), "
         "count(*), sum(price_vnd), min(submitted_at) FROM outbox GROUP BY ALL"
     ).fetchall()
     duck.execute(
@@ -194,7 +217,10 @@ def _main(tmp: Path) -> None:
           f"/ {report['holdout']:,} holdout:")  # fmt: skip
     print(f"  first report (credits {first['orders']:,} orders)  {first_s:6.2f} s "
           f"(CPU {first_cpu:.2f} s)")  # fmt: skip
-    print(f"  report again (credits stored)       {again_s:6.2f} s (CPU {again_cpu:.2f} s)")
+    print(f"  report again (credits stored)       {again_s:6.2f} s (CPU {again_cpu:.2f} s), "
+          f"slowest of {AGAIN} {slowest_s:.2f} s")  # fmt: skip
+    print(f"  again, nothing committed since      {min(remembered):6.2f} s (the outbox groups "
+          "read last, checked by PRAGMA data_version)")  # fmt: skip
     print(f"  so crediting the orders took about  {first_s - again_s:6.2f} s (the second report "
           "looks again only at orders not settled yet)")  # fmt: skip
     print(f"  peer: bare SQLite COUNT GROUP BY    {bare_s:6.2f} s   ratio {again_s / bare_s:5.1f}x")
@@ -205,7 +231,10 @@ def _main(tmp: Path) -> None:
           f"{report['cost_vnd']:,} đ, ROI {report['roi']}, latency p50/p99 "
           f"{report['latency_s']['p50']}/{report['latency_s']['p99']} s, holdout verdict "
           f"{report['incremental']['verdict']}")  # fmt: skip
-    worst = max(first_s, again_s)
+    print("  by segment: " + "; ".join(
+        f"{s['label_en']} {s['recipients']:,} recipients, {s['delivered']:,} delivered, "
+        f"{s['orders']:,} orders" for s in report["by_segment"]))  # fmt: skip
+    worst = max(first_s, slowest_s)
     print(f"  target <= {TARGET_S:g} s: {'met' if worst <= TARGET_S else 'NOT met'} "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
     store.engine.dispose()

@@ -343,9 +343,11 @@ def report_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
     html: Path | None = typer.Option(None, "--html", help="Also write an HTML page here."),
+    png: Path | None = typer.Option(None, "--png", help="Also write the charts as a PNG here."),
 ) -> None:
     """What became of a campaign: delivered, undelivered (the carriers' codes in words),
-    clicks, orders, revenue, cost, ROI and the effect against the holdout."""
+    clicks, orders, revenue, cost, ROI, by variant, segment and carrier, and the effect
+    against the holdout."""
     from loa.cli.reports import show_report
 
-    show_report(ctx.obj, campaign_id, as_json=as_json, as_csv=as_csv, html=html)
+    show_report(ctx.obj, campaign_id, as_json=as_json, as_csv=as_csv, html=html, png=png)

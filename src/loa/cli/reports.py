@@ -13,7 +13,14 @@ from rich.table import Table
 
 from loa.cli.common import State, console
 from loa.i18n import Msg, current_lang
-from loa.services.tracking.export import compare_csv, compare_html, report_csv, report_html
+from loa.services.tracking.export import (
+    compare_csv,
+    compare_html,
+    report_csv,
+    report_html,
+    report_png,
+    segment_name,
+)
 from loa.services.tracking.report import campaign_report, compare_campaigns
 
 app = typer.Typer(
@@ -60,6 +67,8 @@ FAILURES = Msg("cli.reports.failures", "Lý do không đến", "Why messages did
 EFFECT = Msg("cli.reports.effect", "So với nhóm đối chứng", "Against the holdout")
 CARRIERS = Msg("cli.reports.carriers", "Theo nhà mạng", "By carrier")
 VARIANTS = Msg("cli.reports.variants", "Theo phiên bản", "By variant")
+SEGMENTS = Msg("cli.reports.segments", "Theo phân khúc", "By segment")
+_PARTS = ("sent", "delivered", "unique_clicks", "orders", "roi")  # the columns of each part
 
 
 def _shown(value: Any) -> str:
@@ -80,20 +89,33 @@ def _report(state: State, campaign_id: int) -> dict[str, Any]:
 
 
 def show_report(
-    state: State, campaign_id: int, *, as_json: bool, as_csv: bool, html: Path | None
+    state: State,
+    campaign_id: int,
+    *,
+    as_json: bool,
+    as_csv: bool,
+    html: Path | None,
+    png: Path | None = None,
 ) -> None:
     """Print (and/or export) one campaign's report."""
     data = _report(state, campaign_id)
+    lang = current_lang()
+    written: list[Path] = []
     if html is not None:
-        html.write_text(report_html(data, current_lang()), encoding="utf-8")
-        if not as_json and not as_csv:
-            console.print(WROTE.render(path=escape(str(html))))
-            return
+        html.write_text(report_html(data, lang), encoding="utf-8")
+        written.append(html)
+    if png is not None:
+        png.write_bytes(report_png(data, lang))
+        written.append(png)
+    if written and not as_json and not as_csv:
+        for path in written:
+            console.print(WROTE.render(path=escape(str(path))))
+        return
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     if as_csv:
-        typer.echo(report_csv(data), nl=False)
+        typer.echo(report_csv(data, lang), nl=False)
         return
     console.print(TITLE.render(id=campaign_id, name=escape(data["name"]), state=data["state"]))
     table = Table("", "")
@@ -101,26 +123,24 @@ def show_report(
         table.add_row(label.render(), _shown(data[key]))
     console.print(table)
     if data["failures"]:
-        lang = current_lang()
         failures = Table(FAILURES.render(), "#")
         for f in data["failures"]:
             failures.add_row(escape(f[f"reason_{lang}"]), _shown(f["count"]))
         console.print(failures)
-    for key, name, title in (
-        ("by_variant", "variant", VARIANTS),
-        ("by_carrier", "carrier", CARRIERS),
+    labels = dict(ROWS)
+    for key, title in (
+        ("by_variant", VARIANTS),
+        ("by_segment", SEGMENTS),
+        ("by_carrier", CARRIERS),
     ):
-        if data[key]:
-            part = Table(title.render(), "sent", "delivered", "clicks", "orders", "ROI")
+        if data.get(key):
+            part = Table(title.render(), *(labels[k].render() for k in _PARTS))
             for row in data[key]:
-                part.add_row(
-                    escape(row[name]),
-                    *(_shown(row[k]) for k in ("sent", "delivered", "unique_clicks", "orders")),
-                    _shown(row["roi"]),
-                )
+                name = segment_name(row, lang) if key == "by_segment" else row[key[3:]]
+                part.add_row(escape(name), *(_shown(row[k]) for k in _PARTS))
             console.print(part)
     inc = data["incremental"]
-    console.print(f"{EFFECT.render()}: {inc['words'][current_lang()]}")
+    console.print(f"{EFFECT.render()}: {inc['words'][lang]}")
 
 
 @app.command("compare")
@@ -164,6 +184,16 @@ def html_command(
 ) -> None:
     """Write one campaign's report as an HTML page with charts (opens offline)."""
     show_report(ctx.obj, campaign_id, as_json=False, as_csv=False, html=output)
+
+
+@app.command("png")
+def png_command(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., help="Campaign id."),
+    output: Path = typer.Option(..., "--output", "-o", help="The PNG file to write."),
+) -> None:
+    """Write one campaign's charts as a PNG image (states, funnel, carriers, segments)."""
+    show_report(ctx.obj, campaign_id, as_json=False, as_csv=False, html=None, png=output)
 
 
 def tracker_command(

@@ -1,5 +1,5 @@
-"""Reports a manager can open: CSV rows, and one self-contained HTML page with inline SVG
-charts (no scripts, no CDN: it opens offline and prints)."""
+"""Reports a manager can open: CSV rows, one self-contained HTML page with inline SVG charts
+(no scripts, no CDN: it opens offline and prints), and the same charts as one PNG image."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import csv
 import io
 from collections.abc import Sequence
 from html import escape
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from loa.i18n import Lang, Msg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PALETTE: Final = ("#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777")
 
@@ -22,6 +25,10 @@ L: Final[dict[str, Msg]] = {
         ("daily", "Theo ngày", "Per day"),
         ("carriers", "Theo nhà mạng", "By carrier"),
         ("variants", "Theo phiên bản", "By variant"),
+        ("segments", "Theo phân khúc", "By segment"),
+        ("states", "Tình trạng tin nhắn", "Where the messages stand"),
+        ("carrier_rate", "Tỉ lệ đến máy theo nhà mạng (%)", "Delivery rate by carrier (%)"),
+        ("segment_delivered", "Tin đến máy theo phân khúc", "Delivered by segment"),
         ("failures", "Lý do không đến", "Why messages did not arrive"),
         ("incremental", "Hiệu quả tăng thêm so với nhóm đối chứng", "Effect against the holdout"),
         ("budget", "Ngân sách", "Budget"),
@@ -43,8 +50,40 @@ L: Final[dict[str, Msg]] = {
 }
 
 
+STATES: Final[dict[str, Msg]] = {
+    k: Msg(f"tracking.state.{k}", vi, en)
+    for k, vi, en in (
+        ("planned", "Đã lên kế hoạch", "Planned"),
+        ("queued", "Chờ gửi", "Queued"),
+        ("leased", "Đang gửi", "Sending"),
+        ("submitting", "Đang gửi", "Sending"),
+        ("submitted", "Đã gửi, chờ báo cáo", "Sent, awaiting receipt"),
+        ("delivered", "Đã đến máy", "Delivered"),
+        ("undelivered", "Không đến được", "Undelivered"),
+        ("expired", "Hết hạn", "Expired"),
+        ("rejected", "Bị từ chối", "Rejected"),
+        ("failed", "Lỗi khi gửi", "Failed"),
+        ("uncertain", "Không rõ", "Uncertain"),
+        ("suppressed", "Bị chặn (luật)", "Blocked (law)"),
+        ("holdout", "Nhóm đối chứng", "Holdout"),
+        ("cancelled", "Đã huỷ", "Cancelled"),
+    )
+}
+
+
 def _t(key: str, lang: Lang) -> str:
     return L[key].render(lang)
+
+
+def state_name(status: str, lang: Lang) -> str:
+    """A message state in words (the stored name when it has none)."""
+    words = STATES.get(status)
+    return status if words is None else words.render(lang)
+
+
+def segment_name(row: dict[str, Any], lang: Lang) -> str:
+    """A `by_segment` row's name: the segment's, or words for messages outside any segment."""
+    return str(row["label_vi" if lang == "vi" else "label_en"])
 
 
 def _fmt(value: Any) -> str:
@@ -161,15 +200,49 @@ def _page(title: str, body: str, lang: Lang) -> str:
     )
 
 
+Chart = tuple[str, list[str], list[float]]
+_FUNNEL: Final = ("sent", "delivered", "unique_clicks", "orders")
+
+
+def charts(report: dict[str, Any], lang: Lang) -> list[Chart]:
+    """The report's charts as (title, labels, values): where the messages stand, from sent to
+    bought, the delivery rate by carrier and delivered by segment (those with something to
+    show). The HTML page and the PNG image draw the same figures."""
+    states = sorted(report["by_status"].items(), key=lambda kv: (-kv[1], kv[0]))
+    carriers = [c for c in report["by_carrier"] if c["sent"]]
+    segments = report.get("by_segment", [])
+    out: list[Chart] = [
+        (_t("states", lang), [state_name(s, lang) for s, _ in states], [n for _, n in states]),
+        (_t("funnel", lang), [_t(k, lang) for k in _FUNNEL], [report[k] for k in _FUNNEL]),
+        (
+            _t("carrier_rate", lang),
+            [str(c["carrier"]) for c in carriers],
+            [round(100 * c["delivered"] / c["sent"], 1) for c in carriers],
+        ),
+        (
+            _t("segment_delivered", lang),
+            [segment_name(r, lang) for r in segments],
+            [r["delivered"] for r in segments],
+        ),
+    ]
+    return [chart for chart in out if chart[1]]
+
+
+def _row_name(section: str, row: dict[str, Any], lang: Lang) -> str:
+    if section == "by_segment":
+        return segment_name(row, lang)
+    return str(row["variant" if section == "by_variant" else "carrier"])
+
+
 def report_html(report: dict[str, Any], lang: Lang = "vi") -> str:
     """One campaign's report as a self-contained HTML page."""
     kpis = "".join(
         f"<div>{escape(_t(k, lang))}<b>{escape(_fmt(report[k]))}</b></div>" for k in _KPIS
     )
-    funnel_keys = ("sent", "delivered", "unique_clicks", "orders")
     sections = [f'<div class="kpi">{kpis}</div>']
-    sections.append(f"<h2>{_t('funnel', lang)}</h2>")
-    sections.append(bar_chart([_t(k, lang) for k in funnel_keys], [report[k] for k in funnel_keys]))
+    for title, labels, values in charts(report, lang)[:2]:  # states, then the funnel
+        sections.append(f"<h2>{escape(title)}</h2>")
+        sections.append(bar_chart(labels, values))
     daily = report["series"]["daily"]
     if daily:
         sections.append(f"<h2>{_t('daily', lang)}</h2>")
@@ -185,17 +258,21 @@ def report_html(report: dict[str, Any], lang: Lang = "vi") -> str:
         )
     cols = ("recipients", "sent", "delivered", "delivery_rate", "unique_clicks", "ctr")
     cols2 = ("orders", "revenue_vnd", "cost_vnd", "roi")
-    for key, label in (("by_variant", "variants"), ("by_carrier", "carriers")):
-        rows = report[key]
+    for key, label in (
+        ("by_variant", "variants"),
+        ("by_segment", "segments"),
+        ("by_carrier", "carriers"),
+    ):
+        rows = report.get(key, [])
         if not rows:
             continue
-        name = "variant" if key == "by_variant" else "carrier"
+        names = [_row_name(key, r, lang) for r in rows]
         sections.append(f"<h2>{_t(label, lang)}</h2>")
-        sections.append(bar_chart([r[name] for r in rows], [r["delivered"] for r in rows]))
+        sections.append(bar_chart(names, [r["delivered"] for r in rows]))
         sections.append(
             _table(
                 ["", *(_t(c, lang) for c in (*cols, *cols2))],
-                [[r[name], *(r[c] for c in (*cols, *cols2))] for r in rows],
+                [[n, *(r[c] for c in (*cols, *cols2))] for n, r in zip(names, rows, strict=True)],
             )
         )
     if report["failures"]:
@@ -261,8 +338,9 @@ def compare_html(rows: Sequence[dict[str, Any]], lang: Lang = "vi") -> str:
     return _page(_t("compare", lang), "".join(sections), lang)
 
 
-def report_csv(report: dict[str, Any]) -> str:
-    """One campaign's figures as CSV rows: section, name, then the figures."""
+def report_csv(report: dict[str, Any], lang: Lang = "vi") -> str:
+    """One campaign's figures as CSV rows: section, name, then the figures (a segment's name,
+    or words in `lang` for messages outside any segment)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["section", "name", "metric", "value"])
@@ -271,11 +349,18 @@ def report_csv(report: dict[str, Any]) -> str:
             w.writerow(["total", "", key, value])
     for key, value in report["budget"].items():
         w.writerow(["budget", "", key, value])
-    for section, name in (("by_variant", "variant"), ("by_carrier", "carrier")):
-        for row in report[section]:
+    for section, name in (
+        ("by_variant", "variant"),
+        ("by_segment", "segment"),
+        ("by_carrier", "carrier"),
+    ):
+        for row in report.get(section, []):
+            shown = _row_name(section, row, lang)
             for key, value in row.items():
-                if key != name and not isinstance(value, (dict, list)):
-                    w.writerow([section, row[name], key, value])
+                if key not in (name, "label_vi", "label_en") and not isinstance(
+                    value, (dict, list)
+                ):
+                    w.writerow([section, shown, key, value])
     for f in report["failures"]:
         w.writerow(["failures", f"{f['status']}:{f['code'] or ''}", "count", f["count"]])
     for day in report["series"]["daily"]:
@@ -294,3 +379,46 @@ def compare_csv(rows: Sequence[dict[str, Any]]) -> str:
     w.writeheader()
     w.writerows(rows)
     return out.getvalue()
+
+
+def report_figure(report: dict[str, Any], lang: Lang = "vi") -> Figure:
+    """One campaign's charts (see `charts`) on one matplotlib figure, titled with the key
+    figures, drawn without a display (Agg) and without anything fetched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    drawn = charts(report, lang)
+    rows = max(1, -(-len(drawn) // 2))
+    figure = Figure(figsize=(12, 1.2 + 3.4 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(
+        f"{_t('title', lang)} #{report['campaign_id']} — {report['name']}",
+        fontsize=15,
+        fontweight="bold",
+    )
+    axes = figure.subplots(rows, 2, squeeze=False).flat
+    kpis = "   ".join(f"{_t(k, lang)}: {_fmt(report[k])}" for k in _KPIS)
+    figure.supxlabel(kpis, fontsize=9, color="#374151")
+    # Charts first: zip takes the next panel only for a chart to draw in it.
+    for (title, labels, values), ax in zip(drawn, axes, strict=False):
+        places = list(range(len(values)))
+        colors = [PALETTE[i % len(PALETTE)] for i in places]
+        ax.barh(places, values, color=colors)
+        ax.set_yticks(places, labels)
+        ax.invert_yaxis()  # the first row on top, as in the tables
+        ax.set_title(title, loc="left", fontsize=11)
+        ax.margins(x=0.25)
+        ax.spines[["top", "right", "bottom"]].set_visible(False)
+        ax.xaxis.set_visible(False)  # each bar carries its value
+        for place, value in zip(places, values, strict=True):
+            ax.text(value, place, f" {_fmt(value)}", va="center", fontsize=9)
+    for ax in list(axes):  # the panels left empty
+        ax.set_visible(False)
+    return figure
+
+
+def report_png(report: dict[str, Any], lang: Lang = "vi") -> bytes:
+    """One campaign's charts as a PNG image a manager can open (see `report_figure`)."""
+    buffer = io.BytesIO()
+    report_figure(report, lang).savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -1,19 +1,24 @@
-"""A campaign's report: what was sent and delivered (by variant, carrier and failure reason),
-how fast, who clicked (people, not link previews), which orders it brought and at what cost,
-what it changed against its holdout group, and which variant won — with plain verdicts when
-the sample is too small to say.
+"""A campaign's report: what was sent and delivered (by variant, segment, carrier and failure
+reason), how fast, who clicked (people, not link previews), which orders it brought and at what
+cost, what it changed against its holdout group, and which variant won — with plain verdicts
+when the sample is too small to say.
 
 Every figure comes from a few GROUP BY queries over the campaign's outbox rows, clicks and
 credited orders. On SQLite, whose GROUP BY sorts every row, the outbox rows are instead read
-once as text columns and grouped by Polars (bench/report.py: about 3 s for a million messages
-on a busy 2-CPU machine, against 5 s for the sorting GROUP BY).
+once as text columns and grouped by Polars (see `_sqlite_read_outbox`), and those groups are
+used again while nothing was committed to the store since (see `_Remembered`). bench/report.py
+times both against bare SQLite and DuckDB.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import urllib.parse
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -22,6 +27,7 @@ import polars as pl
 from sqlalchemy import (
     Connection,
     Date,
+    Engine,
     Float,
     Integer,
     String,
@@ -86,6 +92,21 @@ VERDICTS: Final[dict[str, Msg]] = {
         "No clear difference (the 95% interval includes zero).",
     ),
 }
+
+
+OUTSIDE_SEGMENTS = Msg(
+    "tracking.segment.outside",
+    "ngoài phân khúc",
+    "outside any segment",
+)
+
+
+def _segment_label(name: str | None) -> dict[str, str]:
+    """A segment's name in both languages: its own name, or words for messages that no
+    included segment brought in (sent before segments were recorded, or to a list)."""
+    if name is not None:
+        return {"label_vi": name, "label_en": name}
+    return {"label_vi": OUTSIDE_SEGMENTS.render("vi"), "label_en": OUTSIDE_SEGMENTS.render("en")}
 
 
 def _words(code: str) -> dict[str, str]:
@@ -212,22 +233,43 @@ def _finish(group: dict[str, Any]) -> dict[str, Any]:
     return group
 
 
-# SQLite reads a campaign's outbox columns as one text per column (group_concat: no Python
-# object per value), values apart by _SEP, NULL written _NULL. A value holding _SEP shows in
-# the counts, and the rows are then grouped in SQL.
+# SQLite has no hash aggregation: its GROUP BY sorts every row (seconds for a million). There a
+# campaign's outbox columns are read as one text per column (group_concat: no Python object per
+# value), values apart by _SEP, NULL written _NULL, and grouped by Polars. Separator and
+# sentinel are literals in the SQL: as char(30) they would be computed again for every row
+# (twice the time). A value holding _SEP shows in the counts, and the rows are then grouped
+# in SQL.
 _SEP: Final = "\x1e"
 _PAIR: Final = "\x1f"
 _NULL: Final = "\x01"
-_COLUMNS: Final = ("variant", "carrier", "code", "submitted_at", "price_vnd")
+_KEYS: Final = ("variant", "carrier", "segment", "status", "code", "hour")
+_COLUMNS: Final = ("variant", "carrier", "segment", "code", "submitted_at", "price_vnd")
 _READ: Final = {"price_vnd": "ifnull(price_vnd, 0)"}
 READ_ROWS: Final = 400_000  # rows read at a time (about 20 MB of text)
 _IDS: Final = (-(2**63), 2**63 - 1)  # every possible id, first and last
+# A part's last id, from the index alone; then the part's rows, read by id range.
+_EDGE: Final = (
+    "SELECT id FROM outbox WHERE campaign_id = ? AND status = ? AND id > ? ORDER BY id "
+    "LIMIT 1 OFFSET ?"
+)
+_PART: Final = (
+    "SELECT count(*), "
+    + ", ".join(f"group_concat(ifnull({_READ.get(c, c)}, '{_NULL}'), '{_SEP}')" for c in _COLUMNS)
+    + ", %s FROM outbox WHERE campaign_id = ? AND status = ? AND id > ? AND id <= ?"
+)
+_TOOK: Final = "CAST(round((julianday(done_at) - julianday(submitted_at)) * 86400.0) AS INTEGER)"
+# Every k-th delivered message's carrier and seconds to deliver, "carrier<_PAIR>seconds".
+_SAMPLE: Final = (
+    "group_concat(CASE WHEN done_at IS NOT NULL AND submitted_at IS NOT NULL AND id %% %d = 0 "
+    f"THEN ifnull(carrier, '{_NULL}') || '{_PAIR}' || ifnull({_TOOK}, '') END, '{_SEP}')"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _OutboxRead:
-    """The campaign's outbox rows, grouped; and the sampled delivery times when read with
-    them (SQLite), for `every` k-th delivered message."""
+    """The campaign's outbox rows grouped by _KEYS (NULL first, then by text), each with its
+    count, price and first submission; and the sampled delivery times when read with them
+    (SQLite), for `every` k-th delivered message."""
 
     groups: list[tuple[Any, ...]]
     every: int = 0
@@ -240,34 +282,46 @@ def _sample_every(delivered: int) -> int:
     return max(1, -(-delivered // LATENCY_SAMPLE))
 
 
-def _read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead:
-    """(variant, carrier, status, code, UTC hour sent, count, price, first sent) per group of
-    the campaign's outbox rows.
+def _null_first(group: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
+    """The order of SQLite's GROUP BY on the keys: NULL first, then by the text's bytes."""
+    return tuple((k is not None, k or "") for k in group[: len(_KEYS)])
 
-    SQLite has no hash aggregation: its GROUP BY sorts every row (seconds for a million), so
-    there the columns are read once per state and grouped by Polars; PostgreSQL groups them."""
+
+def _read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead:
+    """The campaign's outbox rows grouped by _KEYS, with their count, price and first
+    submission: by Polars on SQLite (see above), by the database's GROUP BY elsewhere."""
     o = outbox.c
     if conn.dialect.name == "sqlite":
         read = _sqlite_read_outbox(conn, campaign_id)
         if read is not None:
             return read
-    sent_hour = utc_hour(conn, o.submitted_at)
     rows = conn.execute(
         select(
             o.variant,
             o.carrier,
+            o.segment,
             o.status,
             o.code,
-            sent_hour,
+            utc_hour(conn, o.submitted_at),
             func.count(),
             func.coalesce(func.sum(o.price_vnd), 0),
             func.min(o.submitted_at),
         )
         .where(o.campaign_id == campaign_id)
         # By position: the same expressions, computed once per row.
-        .group_by(text("1, 2, 3, 4, 5"))
+        .group_by(text("1, 2, 3, 4, 5, 6"))
     )
-    return _OutboxRead([tuple(row) for row in rows])
+    return _OutboxRead(sorted((tuple(row) for row in rows), key=_null_first))
+
+
+def _column(name: str, joined: str, rows: int) -> pl.Series | None:
+    """One column of a part from its joined text; None when a value held the separator.
+    A column of one value throughout (a campaign's price, or no codes at all) is not split."""
+    first = joined.split(_SEP, 1)[0]
+    if len(joined) == rows * (len(first) + 1) - 1 and joined == _SEP.join([first] * rows):
+        return pl.Series(name, [first], dtype=pl.String).extend_constant(first, rows - 1)
+    column = pl.Series(name, [joined], dtype=pl.String).str.split(_SEP).explode()
+    return column if column.len() == rows else None
 
 
 def _sqlite_read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead | None:
@@ -275,64 +329,43 @@ def _sqlite_read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead | Non
     time (the index gives each state's rows in id order, bounded memory), the delivery-time
     sample read in the same pass; None when a value held a separator (the counts then
     disagree), for the caller to group in SQL instead."""
-    o = outbox.c
     states = conn.execute(
-        select(o.status, func.count()).where(o.campaign_id == campaign_id).group_by(o.status)
+        select(outbox.c.status, func.count())
+        .where(outbox.c.campaign_id == campaign_id)
+        .group_by(outbox.c.status)
     ).all()
     every = _sample_every(sum(int(n) for status, n in states if status == "delivered"))
-    read = ", ".join(
-        f"group_concat(ifnull({_READ.get(c, c)}, char(1)), char(30))" for c in _COLUMNS
-    )
-    took = "CAST(round((julianday(done_at) - julianday(submitted_at)) * 86400.0) AS INTEGER)"
-    sample = (
-        f"group_concat(CASE WHEN done_at IS NOT NULL AND submitted_at IS NOT NULL AND "
-        f"id % {every} = 0 THEN ifnull(carrier, char(1)) || char(31) || ifnull({took}, '') "
-        "END, char(30))"
-    )
-    # A part's last id, from the index alone; then the part's rows, read by id range.
-    edge = (
-        "SELECT id FROM outbox WHERE campaign_id = ? AND status = ? AND id > ? ORDER BY id "
-        "LIMIT 1 OFFSET ?"
-    )
-    sql = (
-        f"SELECT count(*), {read}, %s FROM outbox WHERE campaign_id = ? AND status = ? "
-        "AND id > ? AND id <= ?"
-    )
     nulled = [
         pl.when(pl.col(c) == _NULL).then(None).otherwise(pl.col(c)).alias(c)
-        for c in ("variant", "carrier", "code", "submitted_at")
+        for c in (*_KEYS, "submitted_at")
+        if c != "status"
     ]
     # The hour sent: the stored text's first 13 characters, "YYYY-MM-DD HH".
     hour = pl.col("submitted_at").str.slice(0, 13).alias("hour")
-    keys = ("variant", "carrier", "status", "code", "hour")
     parts = []
     latency: Counter[str] = Counter()
     for status, _ in states:
         after: int | None = _IDS[0]
         while after is not None:
-            last = conn.exec_driver_sql(edge, (campaign_id, status, after, READ_ROWS - 1)).scalar()
+            last = conn.exec_driver_sql(_EDGE, (campaign_id, status, after, READ_ROWS - 1)).scalar()
             read_rows, *texts, sampled = conn.exec_driver_sql(
-                sql % (sample if status == "delivered" else "NULL"),
+                _PART % (_SAMPLE % every if status == "delivered" else "NULL"),
                 (campaign_id, status, after, _IDS[1] if last is None else last),
             ).one()
             after = None if last is None else int(last)
             if not read_rows:
                 continue
-            columns = [
-                pl.Series(c, [t], dtype=pl.String).str.split(_SEP).explode()
-                for c, t in zip(_COLUMNS, texts, strict=True)
-            ]
-            if any(column.len() != read_rows for column in columns):
+            columns = [_column(c, t, read_rows) for c, t in zip(_COLUMNS, texts, strict=True)]
+            if any(column is None for column in columns):
                 return None  # a separator in a value
-            frame = pl.DataFrame(columns)
             parts.append(
-                frame.lazy()
-                .with_columns(
-                    *nulled, pl.col("price_vnd").cast(pl.Int64), pl.lit(status).alias("status")
+                pl.DataFrame(columns)
+                .lazy()
+                .with_columns(hour, pl.lit(status).alias("status"))
+                .group_by(_KEYS)
+                .agg(
+                    pl.len(), pl.col("price_vnd").cast(pl.Int64).sum(), pl.col("submitted_at").min()
                 )
-                .with_columns(hour)
-                .group_by(keys)
-                .agg(pl.len(), pl.col("price_vnd").sum(), pl.col("submitted_at").min())
                 .collect()
             )
             latency.update(sampled.split(_SEP) if sampled else ())
@@ -346,12 +379,68 @@ def _sqlite_read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead | Non
         return _OutboxRead([], every, sampled_times)
     grouped = (
         pl.concat(parts)
-        .group_by(keys)
+        .group_by(_KEYS)
         .agg(pl.col("len").sum(), pl.col("price_vnd").sum(), pl.col("submitted_at").min())
-        # In SQLite's GROUP BY order (NULL first), so that ties keep their order.
-        .sort(keys, nulls_last=False)
+        .with_columns(*nulled)
     )
-    return _OutboxRead(list(grouped.iter_rows()), every, sampled_times)
+    return _OutboxRead(sorted(grouped.iter_rows(), key=_null_first), every, sampled_times)
+
+
+@dataclass(slots=True)
+class _Remembered:
+    """The outbox groups last read for each campaign of one SQLite file, each with the file's
+    `PRAGMA data_version` taken before the read. The version comes from a read-only connection
+    of its own, so it changes with every commit by any other connection or process: a read is
+    reused only while nothing at all was committed to the file since."""
+
+    watch: sqlite3.Connection
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reads: dict[int, tuple[int, _OutboxRead]] = field(default_factory=dict)
+
+    def version(self) -> int:
+        with self.lock:
+            return int(self.watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def get(self, campaign_id: int, version: int) -> _OutboxRead | None:
+        with self.lock:
+            found = self.reads.get(campaign_id)
+        return found[1] if found is not None and found[0] == version else None
+
+    def put(self, campaign_id: int, version: int, read: _OutboxRead) -> None:
+        with self.lock:
+            self.reads.pop(campaign_id, None)
+            self.reads[campaign_id] = (version, read)
+            while len(self.reads) > REMEMBERED_CAMPAIGNS:  # the oldest first
+                self.reads.pop(next(iter(self.reads)))
+
+
+REMEMBERED_CAMPAIGNS: Final = 32
+_REMEMBERED: weakref.WeakKeyDictionary[Engine, _Remembered] = weakref.WeakKeyDictionary()
+_REMEMBERING = threading.Lock()
+
+
+def _remembered(conn: Connection) -> _Remembered | None:
+    """The remembered reads of `conn`'s SQLite file; none for another database, a database in
+    memory, or while `conn` holds writes of its own (the file does not show them yet)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    dbapi: Any = conn.connection.dbapi_connection
+    if getattr(dbapi, "in_transaction", True):
+        return None
+    with _REMEMBERING:
+        memo = _REMEMBERED.get(conn.engine)
+        if memo is None:
+            path = next(
+                (str(file) for _n, name, file in conn.exec_driver_sql("PRAGMA database_list")
+                 if name == "main"),
+                "",
+            )  # fmt: skip
+            if not path:
+                return None
+            uri = f"file:{urllib.parse.quote(path)}?mode=ro"
+            memo = _Remembered(sqlite3.connect(uri, uri=True, check_same_thread=False))
+            _REMEMBERED[conn.engine] = memo
+    return memo
 
 
 def campaign_report(
@@ -379,6 +468,10 @@ def campaign_report(
     ).first()
     if camp is None:
         raise LoaError(UNKNOWN_CAMPAIGN, id=campaign_id)
+    # On SQLite the outbox groups read last are reused while nothing was committed since (a
+    # completed campaign looked at again); the version is taken before anything is read.
+    memo = _remembered(conn)
+    version = None if memo is None else memo.version()
     if attribute_first:
         attribute(conn, workspace_id=workspace_id, now=now, view_window=view_window)
     minutes = _offset_minutes(tz, now)
@@ -387,31 +480,40 @@ def campaign_report(
     total = _blank()
     by_variant: dict[str, dict[str, Any]] = defaultdict(_blank)
     by_carrier: dict[str, dict[str, Any]] = defaultdict(_blank)
+    by_segment: dict[str | None, dict[str, Any]] = defaultdict(_blank)
     failures: dict[tuple[str, str | None], int] = defaultdict(int)
     daily: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_status: dict[str, int] = defaultdict(int)
     codes: dict[tuple[str, str], int] = defaultdict(int)
     holdout = 0
-    first_sent: datetime | None = None
-    # One pass over the campaign's rows: counts and cost by variant, carrier, state, code and
-    # hour sent (delivery times are read apart, from a sample).
-    read = _read_outbox(conn, campaign_id)
+    first: Any = None
+    # One pass over the campaign's rows: counts and cost by variant, carrier, segment, state,
+    # code and hour sent (delivery times are read apart, from a sample).
+    read = None if memo is None or version is None else memo.get(campaign_id, version)
+    if read is None:
+        read = _read_outbox(conn, campaign_id)
+        if memo is not None and version is not None:
+            memo.put(campaign_id, version, read)
     local: dict[str, str] = {}
-    for variant, carrier, status, code, hour, count, price, first in read.groups:
+    for variant, carrier, segment, status, code, hour, count, price, sent in read.groups:
         count, price = int(count), int(price)
-        day = None if hour is None else local.setdefault(hour, _local_date(hour, minutes))
+        day = None
+        if hour is not None:
+            day = local.get(hour) or local.setdefault(hour, _local_date(hour, minutes))
         by_status[status] += count
         if code is not None:
             codes[(status, code)] += count
         if status in NOT_RECIPIENTS:
             holdout += count
             continue
-        first_at = first if isinstance(first, datetime) or first is None else None
-        if first is not None and not isinstance(first, datetime):
-            first_at = datetime.fromisoformat(str(first)).replace(tzinfo=UTC)
-        if first_at is not None and (first_sent is None or first_at < first_sent):
-            first_sent = first_at
-        groups = (total, by_variant[variant or "-"], by_carrier[carrier or "-"])
+        if sent is not None and (first is None or sent < first):
+            first = sent  # all datetimes, or all stored text (SQLite) that sorts as they do
+        groups = (
+            total,
+            by_variant[variant or "-"],
+            by_carrier[carrier or "-"],
+            by_segment[segment],
+        )
         for g in groups:
             g["recipients"] += count
             if status == "suppressed":
@@ -433,6 +535,10 @@ def campaign_report(
             d["cost_vnd"] += price
             if status == "delivered":
                 d["delivered"] += count
+
+    first_sent: datetime | None = first
+    if first is not None and not isinstance(first, datetime):
+        first_sent = datetime.fromisoformat(str(first)).replace(tzinfo=UTC)
 
     # How long delivery took, per carrier, in whole seconds, from a sample.
     every = _sample_every(total["delivered"])
@@ -478,13 +584,15 @@ def campaign_report(
             by_variant[variant or "-"]["unique_clicks"] += int(unique)
         else:
             bots[bot or "bot"] += int(count)
-    for carrier, unique in conn.execute(
-        select(o.carrier, func.count(distinct(clicks.c.outbox_id)))
+    # A message has one carrier and one segment: people per (carrier, segment) add up.
+    for carrier, segment, unique in conn.execute(
+        select(o.carrier, o.segment, func.count(distinct(clicks.c.outbox_id)))
         .select_from(clicks.join(outbox, o.id == clicks.c.outbox_id))
         .where(clicks.c.campaign_id == campaign_id, clicks.c.human.is_(True))
-        .group_by(o.carrier)
+        .group_by(o.carrier, o.segment)
     ):
         by_carrier[carrier or "-"]["unique_clicks"] += int(unique)
+        by_segment[segment]["unique_clicks"] += int(unique)
     click_day = local_day(conn, clicks.c.at, minutes)
     for day, unique in conn.execute(
         select(click_day, func.count(distinct(clicks.c.outbox_id)))
@@ -524,21 +632,23 @@ def campaign_report(
             select(func.count(distinct(a.contact_id))).where(a.campaign_id == campaign_id)
         ).scalar_one()
     )
-    for carrier, count, value, buyers in conn.execute(
+    # A buyer got one message of the campaign (one carrier, one segment): buyers add up too.
+    for carrier, segment, count, value, buyers in conn.execute(
         select(
             o.carrier,
+            o.segment,
             func.count(),
             func.coalesce(func.sum(a.value_vnd), 0),
             func.count(distinct(a.contact_id)),
         )
         .select_from(attributions.join(outbox, o.id == a.outbox_id))
         .where(a.campaign_id == campaign_id)
-        .group_by(o.carrier)
+        .group_by(o.carrier, o.segment)
     ):
-        g = by_carrier[carrier or "-"]
-        g["orders"] += int(count)
-        g["revenue_vnd"] += int(value)
-        g["buyers"] += int(buyers)
+        for g in (by_carrier[carrier or "-"], by_segment[segment]):
+            g["orders"] += int(count)
+            g["revenue_vnd"] += int(value)
+            g["buyers"] += int(buyers)
     order_day = local_day(conn, a.occurred_at, minutes)
     for day, count, value in conn.execute(
         select(order_day, func.count(), func.coalesce(func.sum(a.value_vnd), 0))
@@ -596,6 +706,13 @@ def campaign_report(
             "sample_every": every,
         },
         "by_variant": [{"variant": name, **_finish(g)} for name, g in sorted(by_variant.items())],
+        "by_segment": [
+            {"segment": name, **_segment_label(name), **_finish(g)}
+            for name, g in sorted(
+                by_segment.items(),
+                key=lambda kv: (kv[0] is None, -kv[1]["recipients"], kv[0] or ""),
+            )
+        ],
         "by_carrier": [
             {
                 "carrier": name,
