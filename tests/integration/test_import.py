@@ -16,6 +16,7 @@ from loa.cli import app
 from loa.i18n import LoaError, set_lang
 from loa.services.contacts import importer
 from loa.services.contacts.importer import import_contacts, parse_consent_specs
+from loa.store import bulk
 from loa.store.db import Store
 from loa.store.tables import audit_log, consents, contact_tags, contacts
 
@@ -346,3 +347,88 @@ def test_decomposed_accents_are_composed(store: Store, tmp_path: Path) -> None:
     anh = book(store)["+84912345678"]
     assert (anh["name"], anh["given_name"], anh["province"]) == ("Nguyễn Thị Ánh", "Ánh", "Đắk Lắk")
     assert unicodedata.is_normalized("NFC", str(anh["name"]))
+
+
+# Four copies of one number, a foreign mobile (a longer E.164 that sorts before the others).
+COPIES = """\
+Họ tên,Số điện thoại,Email,Ngày sinh,Nhãn
+An Một,0912345678,an1@gmail.com,,vip
+Bình,0987654321,,,
+An Hai,+84 912 345 678,,05/09/1990,mới
+Cường,0977000111,c@gmail.com,,
+John,+44 7911 123456,,,
+An Ba,84912345678,an3@gmail.com,,
+,0912 345 678,,,vip;cũ
+"""
+
+
+# 2: the four copies land in three slices, and the four numbers are written in four parts.
+@pytest.mark.parametrize("slice_rows", [200_000, 2])
+@pytest.mark.parametrize(
+    ("on_conflict", "an"),
+    [
+        ("update", ("An Ba", "Ba", "an3@gmail.com", date(1990, 9, 5), ["cũ", "mới", "vip"])),
+        ("skip", ("An Một", "Một", "an1@gmail.com", None, ["vip"])),
+    ],
+)
+def test_copies_of_a_number_merge_in_file_order_however_the_file_is_sliced(
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slice_rows: int,
+    on_conflict: importer.OnConflict,
+    an: tuple[object, ...],
+) -> None:
+    monkeypatch.setattr(importer, "CLEAN_ROWS", slice_rows)
+    monkeypatch.setattr(importer, "STAGE_ROWS", 1 if slice_rows == 2 else importer.STAGE_ROWS)
+    path = write(tmp_path, COPIES)
+    report = import_contacts(store, path, on_conflict=on_conflict, now=NOW)
+    assert (report.imported, report.duplicates_in_file, report.invalid) == (4, 3, 0)
+    people = book(store)
+    assert sorted(people) == ["+447911123456", "+84912345678", "+84977000111", "+84987654321"]
+    person = people["+84912345678"]
+    with store.engine.connect() as conn:
+        tags = conn.execute(
+            select(contact_tags.c.tag)
+            .join(contacts, contacts.c.id == contact_tags.c.contact_id)
+            .where(contacts.c.phone == "+84912345678")
+            .order_by(contact_tags.c.tag)
+        ).scalars()
+        seen = (person["name"], person["given_name"], person["email"], person["birthday"])
+        assert (*seen, list(tags)) == an
+    consent = parse_consent_specs(["sms:marketing"], "form", "signup form, 2025", NOW)
+    again = import_contacts(store, path, on_conflict=on_conflict, consents=consent, now=NOW)
+    assert (again.imported, again.updated, again.skipped) == (
+        (0, 7, 0) if on_conflict == "update" else (0, 0, 7)
+    )
+    assert count(store, contacts) == 4
+    assert count(store, consents) == (4 if on_conflict == "update" else 0)
+
+
+def test_a_failure_while_a_later_part_is_written_leaves_the_store_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_contacts(store, write(tmp_path, MESSY, "first.csv"), now=NOW)
+    before = (book(store), count(store, contact_tags), count(store, audit_log))
+    more = MESSY.replace("Phạm Thị Dung", "Phạm Dung").replace("0383 456 789", "0977 000 111")
+    monkeypatch.setattr(importer, "STAGE_ROWS", 1)  # one number per part on SQLite
+    written: list[str] = []
+    real = bulk.write_frames
+
+    def fail_on_the_second_part(file: bulk.Scratch, tables: dict[str, object]) -> None:
+        written.append(file.path.name)
+        if len(written) == 2:
+            raise OSError("disk full")
+        real(file, tables)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "write_frames", fail_on_the_second_part)
+    if store.dialect == "sqlite":
+        with pytest.raises(OSError, match="disk full"):
+            import_contacts(store, write(tmp_path, more, "second.csv"), now=NOW)
+        assert written[:2] == ["stage0.db", "stage1.db"]
+    else:  # PostgreSQL stages every row in one COPY: nothing to fail in parts
+        import_contacts(store, write(tmp_path, more, "second.csv"), now=NOW)
+        return
+    assert (book(store), count(store, contact_tags), count(store, audit_log)) == before
+    with store.engine.connect() as conn:  # the pooled connection checks references again
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

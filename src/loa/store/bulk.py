@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,68 @@ def attached_scratch(
             file.append(name, frame)
         with file.attached(conn, alias):
             yield
+
+
+def write_frames(file: Scratch, tables: Mapping[str, pl.DataFrame]) -> None:
+    """Fill new tables of `file` like `Scratch.append`, cheaper for wide frames with empty
+    columns: each table is created from its frame's columns, then only the columns that hold a
+    value are written, strings as Arrow string views (no copy); the others stay NULL."""
+    for name, frame in tables.items():
+        file.append(name, frame.clear())  # the table, with the column types `append` gives
+        filled = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
+        if frame.height:
+            filled = filled or frame.columns[:1]  # rows of nothing but NULLs are rows too
+            arrow = frame.select(filled).to_arrow(compat_level=pl.CompatLevel.newest())
+            with file._adbc.cursor() as cur:
+                cur.adbc_ingest(name, arrow, mode="append")
+
+
+@contextmanager
+def attached_in_turn(
+    conn: Connection, alias: str, parts: Sequence[Mapping[str, pl.DataFrame]]
+) -> Iterator[list[Callable[[], str]]]:
+    """SQLite: each part's tables in a scratch file of its own, written by `write_frames` in a
+    background thread one part after another, so that `conn` can work on a part while the next
+    is being written (ADBC and SQLite both release the GIL). Yields, per part, a function that
+    waits for that part and returns the schema its tables are in (`alias` + its number).
+
+    Must be entered before `conn` writes anything (every file is attached first); the caller
+    commits. A file is read only once it is written and ADBC has closed it, so the two copies
+    of SQLite never hold it at the same time."""
+    with tempfile.TemporaryDirectory(prefix="loa-stage-") as directory:
+        files = [Scratch(Path(directory) / f"stage{i}.db") for i in range(len(parts))]
+        names = [f"{alias}{i}" for i in range(len(parts))]
+        attached: list[str] = []
+        try:
+            for file, name in zip(files, names, strict=True):
+                conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(file.path),))
+                attached.append(name)
+                # Thrown away afterwards: writes to it need neither a journal nor an fsync.
+                conn.exec_driver_sql(f"PRAGMA {name}.journal_mode=OFF")
+                conn.exec_driver_sql(f"PRAGMA {name}.synchronous=OFF")
+
+            def write(i: int) -> None:
+                try:
+                    write_frames(files[i], parts[i])
+                finally:
+                    files[i].close()
+
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="loa-stage") as pool:
+                futures = [pool.submit(write, i) for i in range(len(parts))]
+
+                def ready(i: int) -> str:
+                    futures[i].result()
+                    return names[i]
+
+                try:
+                    yield [partial(ready, i) for i in range(len(parts))]
+                finally:
+                    for future in futures:
+                        future.cancel()  # the pool then waits only for a write under way
+        finally:
+            conn.rollback()  # a no-op after the caller's commit; DETACH needs no transaction
+            for name in attached:
+                conn.exec_driver_sql(f"DETACH DATABASE {name}")
 
 
 def sqlite_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:

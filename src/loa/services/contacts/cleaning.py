@@ -114,10 +114,29 @@ def text(raw: pl.Expr) -> pl.Expr:
 def name(raw: pl.Expr) -> Cleaned:
     """Full names: NFC, single spaces, and ALL-CAPS or all-lower names set in title case."""
     clean = text(raw)
-    shouted = ~clean.str.contains(r"\p{Ll}") | ~clean.str.contains(r"\p{Lu}")
-    value = pl.when(shouted).then(clean.str.to_titlecase()).otherwise(clean)
-    error = pl.when(clean.str.len_chars() > 200).then(_fixed(NAME_TOO_LONG))
-    return Cleaned(value, error)
+    value = pl.when(_shouted(clean)).then(clean.str.to_titlecase()).otherwise(clean)
+    return Cleaned(value, name_error(clean))
+
+
+def _shouted(clean: pl.Expr) -> pl.Expr:
+    return ~clean.str.contains(r"\p{Ll}") | ~clean.str.contains(r"\p{Lu}")
+
+
+def name_error(spaced: pl.Expr) -> pl.Expr:
+    """`name(raw).error`, given `text(raw)`."""
+    return pl.when(spaced.str.len_chars() > 200).then(_fixed(NAME_TOO_LONG))
+
+
+def names(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """`text(raw)` and `name(raw).value` for a whole column: title case costs as much as the
+    rest of the cleaning together, so only the shouted names pay for it."""
+    spaced = pl.select(text(pl.lit(raw))).to_series()
+    rows = pl.select(_shouted(pl.lit(spaced)).fill_null(False)).to_series().arg_true()
+    if not rows.len():
+        return spaced, spaced
+    value = spaced.clone()
+    value.scatter(rows, spaced.gather(rows).str.to_titlecase())
+    return spaced, value
 
 
 def given_name(full: pl.Expr) -> pl.Expr:

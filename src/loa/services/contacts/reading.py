@@ -104,6 +104,9 @@ def sniff_delimiter(header_line: str) -> str:
 def read_csv(path: Path) -> Sheet:
     """Read a CSV in UTF-8 (with or without BOM), UTF-16 or a legacy single-byte encoding."""
     raw = path.read_bytes()
+    plain = _read_plain_utf8(raw)
+    if plain is not None:
+        return Sheet(_with_lines(plain, path), "utf-8")
     encoding, legacy = detect_encoding(raw)
     warnings = [LEGACY_ENCODING.render(encoding=encoding)] if legacy else []
     if encoding != "utf-8":
@@ -126,6 +129,29 @@ def read_csv(path: Path) -> Sheet:
         _raise_ragged(raw.decode("utf-8"), delimiter)
         raise LoaError(UNREADABLE, path=path, error=str(exc).splitlines()[0]) from exc
     return Sheet(_with_lines(frame, path), encoding, warnings)
+
+
+def _read_plain_utf8(raw: bytes) -> pl.DataFrame | None:
+    """The common case in one pass: a file without BOM that Polars reads as UTF-8 is UTF-8,
+    since Polars checks every cell (not the header line: that is checked here). None when the
+    file needs `detect_encoding` or `read_csv`'s explanation of what is wrong with it."""
+    if raw.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        raw[: raw.find(b"\n") + 1 or len(raw)].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    sample = raw[:20_000].decode("utf-8", errors="ignore")
+    try:
+        return pl.read_csv(
+            raw,
+            separator=sniff_delimiter(sample.split("\n", 1)[0]),
+            infer_schema=False,
+            has_header=True,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def _raise_ragged(text: str, delimiter: str) -> None:
@@ -164,11 +190,16 @@ def _with_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     # Rows that are blank everywhere are gaps in the sheet, not customers. Cells are trimmed
     # later, slice by slice (see `trimmed`): a trimmed copy of the whole sheet costs memory.
     blank = [pl.col(h).is_null() | pl.col(h).str.contains(r"^\s*$") for h in headers]
-    frame = (
-        frame.rename(dict(zip(frame.columns, headers, strict=True)))
-        .with_row_index(LINE, offset=2)
-        .filter(~pl.all_horizontal(blank))
+    frame = frame.rename(dict(zip(frame.columns, headers, strict=True))).with_row_index(
+        LINE, offset=2
     )
+    if headers:
+        # A cell in the first column rules most rows out; only the others are checked whole.
+        filled = frame.get_column(headers[0]).str.contains(r"\S").fill_null(False)
+        maybe = frame.filter(~filled) if not filled.all() else frame.clear()
+        gaps = maybe.filter(pl.all_horizontal(blank)).get_column(LINE)
+        if gaps.len():
+            frame = frame.filter(~pl.col(LINE).is_in(gaps.implode()))
     if frame.height == 0:
         raise LoaError(EMPTY_FILE, path=path)
     return frame
