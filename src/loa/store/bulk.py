@@ -50,7 +50,9 @@ class Scratch:
                 cur.execute("PRAGMA journal_mode=OFF")
                 cur.execute("PRAGMA synchronous=OFF")
         with self._adbc.cursor() as cur:
-            cur.adbc_ingest(name, frame.to_arrow(), mode="create_append")
+            # String views: Polars hands its strings over without copying them.
+            arrow = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+            cur.adbc_ingest(name, arrow, mode="create_append")
 
     def close(self) -> None:
         """Finish writing: ADBC lets go of the file before SQLite's other copy opens it."""
