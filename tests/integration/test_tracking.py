@@ -582,6 +582,38 @@ def test_the_redirect_app_started_and_stopped_twice_records_every_click_and_logs
     assert [r.getMessage() for r in caplog.records if r.name.startswith("loa")] == []
 
 
+def test_the_outbox_read_side_by_side_or_by_one_connection_states_the_same_figures(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite, while the report's connection holds no write of its own, READERS read-only
+    connections read the outbox parts at once (the orders credited meanwhile); one connection
+    reading every part gives the same figures."""
+    first, ids, now = seeded_report(store)
+    if store.dialect != "sqlite":
+        return
+    parts_read_side_by_side: list[int] = []
+    side_by_side = tracking_report._read_parts_side_by_side
+
+    def counted(uri: str, campaign_id: int, every: int, parts: list[Any]) -> Any:
+        parts_read_side_by_side.append(len(parts))
+        return side_by_side(uri, campaign_id, every, parts)
+
+    monkeypatch.setattr(tracking_report, "_read_parts_side_by_side", counted)
+    monkeypatch.setattr(tracking_report, "READ_ROWS", 2)
+    for readers in (3, 1):
+        monkeypatch.setattr(tracking_report, "READERS", readers)
+        tracking_report._REMEMBERED.clear()  # read the rows again, not the groups remembered
+        with store.engine.begin() as conn:
+            again = campaign_report(
+                conn, workspace_id=store.workspace_id, campaign_id=ids["campaign"], now=now
+            )
+        assert again == first, readers
+    # 14 rows in 6 states (6 delivered, 4 holdout, 1 each else), at most 2 rows a part, the
+    # last one of a state open-ended: 4 + 3 + 4 x 1 = 11 parts, by three connections, then
+    # by one.
+    assert parts_read_side_by_side == [11]
+
+
 def test_the_report_states_the_same_figures_read_in_parts_or_with_odd_codes(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,14 +9,26 @@ recorded as credited to none (campaign 0), so a shop's other orders are not read
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from loa.services.stats import PURCHASE_TYPES
 from loa.store.tables import attributions, campaign_changes, campaigns, clicks, events, outbox
@@ -25,7 +37,9 @@ VIEW_WINDOW: Final = timedelta(days=1)
 LOOKBACK: Final = timedelta(days=60)  # orders older than this are never looked at again
 # An order is decided once this old: the clicks and delivery receipts before it are all in.
 SETTLE: Final = timedelta(days=2)
-_CHUNK: Final = 500
+_CHUNK: Final = 500  # rows written at a time
+_ORDERS: Final = 5_000  # orders looked at a time
+_LOOKUPS: Final = 20_000  # messages looked up by key at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +50,14 @@ class _Touch:
     variant: str | None
 
 
+class _Order(NamedTuple):
+    id: int
+    contact_id: int
+    occurred_at: datetime
+    value_vnd: int
+
+
+_SQLITE_DATETIME: Final = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DateTime on SQLite
 _NOBODY: Final = _Touch(datetime.min.replace(tzinfo=UTC), 0, 0, None)
 
 
@@ -70,8 +92,13 @@ def attribute(
         spans.setdefault(cid, (at, None))
     first = min(start for start, _ in spans.values())
     credited = select(attributions.c.event_id).where(attributions.c.workspace_id == workspace_id)
-    orders = conn.execute(
-        select(events.c.id, events.c.contact_id, events.c.occurred_at, events.c.value_vnd)
+    found = conn.execute(
+        select(
+            events.c.id,
+            events.c.contact_id,
+            type_coerce(events.c.occurred_at, String),
+            events.c.value_vnd,
+        )
         .where(
             events.c.workspace_id == workspace_id,
             events.c.type.in_(PURCHASE_TYPES),
@@ -81,12 +108,13 @@ def attribute(
             events.c.id.not_in(credited),
         )
         .order_by(events.c.occurred_at, events.c.id)
-    ).all()
+    )
+    orders = [_Order(int(i), int(c), _utc(at), int(v)) for i, c, at, v in found]
     if not orders:
         return 0
     longest = max(windows.values())
     rows: list[dict[str, Any]] = []
-    for part in _chunks(orders):
+    for part in _chunks(orders, _ORDERS):
         contacts = sorted({int(o.contact_id) for o in part})
         earliest = min(o.occurred_at for o in part)
         clicked = _clicks(conn, workspace_id, contacts, earliest - longest)
@@ -120,12 +148,39 @@ def attribute(
                     rows.append(_credit(order, _NOBODY, "none", workspace_id, now))
     if not rows:
         return 0
-    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    for part in _chunks(rows):
-        # Another report may be crediting the same orders at this moment: the first one wins.
-        stmt = maker(attributions).on_conflict_do_nothing(index_elements=["event_id"])
-        conn.execute(stmt, list(part))
+    # Another report may be crediting the same orders at this moment: the first one wins.
+    if conn.dialect.name == "sqlite":
+        # The values as SQLAlchemy stores them, bound by sqlite3 itself: no per-value
+        # processing for thousands of rows.
+        names = list(rows[0])
+        insert = (
+            f"INSERT INTO attributions ({', '.join(names)}) VALUES "
+            f"({', '.join('?' for _ in names)}) ON CONFLICT (event_id) DO NOTHING"
+        )
+        for part in _chunks(rows):
+            conn.exec_driver_sql(insert, [tuple(_stored(r[n]) for n in names) for r in part])
+    else:
+        stmt = pg_insert(attributions).on_conflict_do_nothing(index_elements=["event_id"])
+        for part in _chunks(rows):
+            conn.execute(stmt, list(part))
     return sum(1 for r in rows if r["campaign_id"])
+
+
+def _utc(value: Any) -> datetime:
+    """A stored datetime read as it is (text on SQLite, naive on PostgreSQL) as aware UTC, as
+    UtcDateTime would give it, without SQLAlchemy's processing of every value."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(at, datetime)
+    return at.replace(tzinfo=UTC)
+
+
+def _stored(value: Any) -> Any:
+    """A value bound for SQLite as SQLAlchemy would store it (datetimes: naive UTC text)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UtcDateTime refuses it
+            raise ValueError("naive datetime given to the store; pass an aware datetime")
+        return value.astimezone(UTC).strftime(_SQLITE_DATETIME)
+    return value
 
 
 def _credit(
@@ -170,28 +225,41 @@ def _campaign_spans(
     return spans
 
 
+def _among(conn: Connection, column: Any, values: Sequence[Any]) -> tuple[Any, Any]:
+    """`column IN values`, the values travelling as one parameter (a JSON array on SQLite, an
+    array on PostgreSQL): no placeholder and no SQLAlchemy literal per value. Returns the
+    condition and the parameter's value."""
+    if conn.dialect.name == "sqlite":
+        each: Any = select(literal_column("value")).select_from(func.json_each(bindparam("among")))
+        return column.in_(each), json.dumps(list(values))
+    kind = BigInteger() if isinstance(column.type, Integer) else String()
+    return column == any_(bindparam("among", type_=ARRAY(kind))), list(values)
+
+
 def _clicks(
     conn: Connection, workspace_id: int, contacts: Sequence[int], since: datetime
 ) -> dict[int, list[_Touch]]:
     found: dict[int, list[_Touch]] = {}
+    among, listed = _among(conn, clicks.c.contact_id, contacts)
     rows = conn.execute(
         select(
             clicks.c.contact_id,
-            clicks.c.at,
+            type_coerce(clicks.c.at, String),
             clicks.c.campaign_id,
             clicks.c.outbox_id,
             clicks.c.variant,
         ).where(
             clicks.c.workspace_id == workspace_id,
-            clicks.c.contact_id.in_(contacts),
+            among,
             clicks.c.at >= since,
             clicks.c.human.is_(True),
             clicks.c.campaign_id.is_not(None),
             clicks.c.outbox_id.is_not(None),
-        )
+        ),
+        {"among": listed},
     ).all()
     for contact, at, cid, oid, variant in rows:
-        found.setdefault(int(contact), []).append(_Touch(at, int(cid), int(oid), variant))
+        found.setdefault(int(contact), []).append(_Touch(_utc(at), int(cid), int(oid), variant))
     return found
 
 
@@ -212,21 +280,23 @@ def _views(
             ):
                 keys.add(f"c{cid}:{int(order.contact_id)}")
     found: dict[int, list[_Touch]] = {}
-    for part in _chunks(sorted(keys)):
+    for part in _chunks(sorted(keys), _LOOKUPS):
+        among, listed = _among(conn, outbox.c.idempotency_key, part)
         rows = conn.execute(
             select(
                 outbox.c.contact_id,
-                outbox.c.done_at,
+                type_coerce(outbox.c.done_at, String),
                 outbox.c.campaign_id,
                 outbox.c.id,
                 outbox.c.variant,
             ).where(
                 outbox.c.workspace_id == workspace_id,
-                outbox.c.idempotency_key.in_(part),
+                among,
                 outbox.c.status == "delivered",
                 outbox.c.done_at.is_not(None),
-            )
+            ),
+            {"among": listed},
         ).all()
         for contact, at, cid, oid, variant in rows:
-            found.setdefault(int(contact), []).append(_Touch(at, int(cid), int(oid), variant))
+            found.setdefault(int(contact), []).append(_Touch(_utc(at), int(cid), int(oid), variant))
     return found

@@ -5,19 +5,23 @@ when the sample is too small to say.
 
 Every figure comes from a few GROUP BY queries over the campaign's outbox rows, clicks and
 credited orders. On SQLite, whose GROUP BY sorts every row, the outbox rows are instead read
-once as text columns and grouped by Polars (see `_sqlite_read_outbox`), and those groups are
-used again while nothing was committed to the store since (see `_Remembered`). bench/report.py
-times both against bare SQLite and DuckDB.
+once as text columns, by several read-only connections at once while the orders are credited,
+and grouped by Polars (see `_sqlite_read_outbox`); those groups are used again while nothing
+was committed to the store since (see `_Remembered`). bench/report.py times both against bare
+SQLite and DuckDB.
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import sqlite3
 import threading
 import urllib.parse
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -245,7 +249,8 @@ _NULL: Final = "\x01"
 _KEYS: Final = ("variant", "carrier", "segment", "status", "code", "hour")
 _COLUMNS: Final = ("variant", "carrier", "segment", "code", "submitted_at", "price_vnd")
 _READ: Final = {"price_vnd": "ifnull(price_vnd, 0)"}
-READ_ROWS: Final = 400_000  # rows read at a time (about 20 MB of text)
+READ_ROWS: Final = 200_000  # rows read at a time (about 10 MB of text)
+READERS: Final = max(1, min(4, os.cpu_count() or 1))  # SQLite connections reading at once
 _IDS: Final = (-(2**63), 2**63 - 1)  # every possible id, first and last
 # A part's last id, from the index alone; then the part's rows, read by id range.
 _EDGE: Final = (
@@ -260,7 +265,7 @@ _PART: Final = (
 _TOOK: Final = "CAST(round((julianday(done_at) - julianday(submitted_at)) * 86400.0) AS INTEGER)"
 # Every k-th delivered message's carrier and seconds to deliver, "carrier<_PAIR>seconds".
 _SAMPLE: Final = (
-    "group_concat(CASE WHEN done_at IS NOT NULL AND submitted_at IS NOT NULL AND id %% %d = 0 "
+    "group_concat(CASE WHEN id %% %d = 0 AND done_at IS NOT NULL AND submitted_at IS NOT NULL "
     f"THEN ifnull(carrier, '{_NULL}') || '{_PAIR}' || ifnull({_TOOK}, '') END, '{_SEP}')"
 )
 
@@ -287,14 +292,27 @@ def _null_first(group: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
     return tuple((k is not None, k or "") for k in group[: len(_KEYS)])
 
 
-def _read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead:
+def _read_outbox(conn: Connection, campaign_id: int) -> Callable[[], _OutboxRead]:
     """The campaign's outbox rows grouped by _KEYS, with their count, price and first
-    submission: by Polars on SQLite (see above), by the database's GROUP BY elsewhere."""
-    o = outbox.c
+    submission: by Polars on SQLite (see above), by the database's GROUP BY elsewhere. Call
+    the answer for the read: on SQLite other connections may still be reading meanwhile,
+    while `conn` does other work (call it in any case: it lets them go)."""
     if conn.dialect.name == "sqlite":
-        read = _sqlite_read_outbox(conn, campaign_id)
-        if read is not None:
-            return read
+        reading = _sqlite_read_outbox(conn, campaign_id)
+        if reading is not None:
+
+            def wait() -> _OutboxRead:
+                read = reading()
+                return read if read is not None else _grouped_in_sql(conn, campaign_id)
+
+            return wait
+    read = _grouped_in_sql(conn, campaign_id)
+    return lambda: read
+
+
+def _grouped_in_sql(conn: Connection, campaign_id: int) -> _OutboxRead:
+    """`_read_outbox` by the database's GROUP BY."""
+    o = outbox.c
     rows = conn.execute(
         select(
             o.variant,
@@ -324,66 +342,160 @@ def _column(name: str, joined: str, rows: int) -> pl.Series | None:
     return column if column.len() == rows else None
 
 
-def _sqlite_read_outbox(conn: Connection, campaign_id: int) -> _OutboxRead | None:
+class _Separator(Exception):
+    """A value held the separator: the part's columns do not line up."""
+
+
+def _read_part(
+    fetch: Callable[[str, tuple[Any, ...]], tuple[Any, ...]],
+    campaign_id: int,
+    every: int,
+    part: tuple[str, int, int],
+) -> tuple[pl.DataFrame | None, list[str]]:
+    """One part's rows (a state, an id range) grouped by _KEYS, and its delivery-time sample;
+    `fetch` runs the query on whichever SQLite connection reads this part."""
+    status, after, last = part
+    read_rows, *texts, sampled = fetch(
+        _PART % (_SAMPLE % every if status == "delivered" else "NULL"),
+        (campaign_id, status, after, last),
+    )
+    if not read_rows:
+        return None, []
+    columns = [_column(c, t, read_rows) for c, t in zip(_COLUMNS, texts, strict=True)]
+    if any(column is None for column in columns):
+        raise _Separator
+    # The hour sent: the stored text's first 13 characters, "YYYY-MM-DD HH".
+    hour = pl.col("submitted_at").str.slice(0, 13).alias("hour")
+    grouped = (
+        pl.DataFrame(columns)
+        .lazy()
+        .with_columns(hour, pl.lit(status).alias("status"))
+        .group_by(_KEYS)
+        .agg(pl.len(), pl.col("price_vnd").cast(pl.Int64).sum(), pl.col("submitted_at").min())
+        .collect()
+    )
+    return grouped, sampled.split(_SEP) if sampled else []
+
+
+def _sqlite_read_outbox(
+    conn: Connection, campaign_id: int
+) -> Callable[[], _OutboxRead | None] | None:
     """SQLite: `_read_outbox` from the columns read as text a state and READ_ROWS rows at a
     time (the index gives each state's rows in id order, bounded memory), the delivery-time
-    sample read in the same pass; None when a value held a separator (the counts then
-    disagree), for the caller to group in SQL instead."""
+    sample read in the same pass. Call the answer for the read; it is None when a value held
+    a separator (the counts then disagree), for the caller to group in SQL instead.
+
+    SQLite spends the time decoding rows, one core per connection, and lets go of the GIL
+    meanwhile: when `conn` holds no writes of its own, READERS read-only connections of the
+    same file read the parts side by side, in the background until the answer is called.
+    Each part is its own statement either way (as the report's other queries are), so a
+    campaign still sending shows each part as it was when read."""
     states = conn.execute(
         select(outbox.c.status, func.count())
         .where(outbox.c.campaign_id == campaign_id)
         .group_by(outbox.c.status)
     ).all()
     every = _sample_every(sum(int(n) for status, n in states if status == "delivered"))
-    nulled = [
-        pl.when(pl.col(c) == _NULL).then(None).otherwise(pl.col(c)).alias(c)
-        for c in (*_KEYS, "submitted_at")
-        if c != "status"
-    ]
-    # The hour sent: the stored text's first 13 characters, "YYYY-MM-DD HH".
-    hour = pl.col("submitted_at").str.slice(0, 13).alias("hour")
-    parts = []
-    latency: Counter[str] = Counter()
+    parts: list[tuple[str, int, int]] = []
     for status, _ in states:
         after: int | None = _IDS[0]
         while after is not None:
             last = conn.exec_driver_sql(_EDGE, (campaign_id, status, after, READ_ROWS - 1)).scalar()
-            read_rows, *texts, sampled = conn.exec_driver_sql(
-                _PART % (_SAMPLE % every if status == "delivered" else "NULL"),
-                (campaign_id, status, after, _IDS[1] if last is None else last),
-            ).one()
+            parts.append((str(status), after, _IDS[1] if last is None else int(last)))
             after = None if last is None else int(last)
-            if not read_rows:
-                continue
-            columns = [_column(c, t, read_rows) for c, t in zip(_COLUMNS, texts, strict=True)]
-            if any(column is None for column in columns):
-                return None  # a separator in a value
-            parts.append(
-                pl.DataFrame(columns)
-                .lazy()
-                .with_columns(hour, pl.lit(status).alias("status"))
-                .group_by(_KEYS)
-                .agg(
-                    pl.len(), pl.col("price_vnd").cast(pl.Int64).sum(), pl.col("submitted_at").min()
-                )
-                .collect()
-            )
-            latency.update(sampled.split(_SEP) if sampled else ())
+    memo = _remembered(conn)
+    if memo is None or len(parts) < 2 or READERS < 2:
+
+        def fetch(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(conn.exec_driver_sql(sql, params).one())
+
+        try:
+            read = [_read_part(fetch, campaign_id, every, part) for part in parts]
+        except _Separator:
+            return lambda: None
+        done = _gathered(read, every)
+        return lambda: done
+    waits = _read_parts_side_by_side(memo.uri, campaign_id, every, parts)
+
+    def wait() -> _OutboxRead | None:
+        try:
+            return _gathered(waits(), every)
+        except _Separator:
+            return None
+
+    return wait
+
+
+def _gathered(read: list[tuple[pl.DataFrame | None, list[str]]], every: int) -> _OutboxRead:
+    """The parts' groups and delivery-time samples put together."""
+    latency: Counter[str] = Counter()
+    for _grouped, sampled in read:
+        latency.update(sampled)
     sampled_times: list[tuple[str | None, int | None, int]] = []
     for pair, n in latency.items():
         carrier, seconds = pair.rsplit(_PAIR, 1)  # the seconds are digits
         sampled_times.append(
             (None if carrier == _NULL else carrier, int(seconds) if seconds else None, n)
         )
-    if not parts:
+    frames = [grouped for grouped, _sampled in read if grouped is not None]
+    if not frames:
         return _OutboxRead([], every, sampled_times)
+    nulled = [
+        pl.when(pl.col(c) == _NULL).then(None).otherwise(pl.col(c)).alias(c)
+        for c in (*_KEYS, "submitted_at")
+        if c != "status"
+    ]
     grouped = (
-        pl.concat(parts)
+        pl.concat(frames)
+        .lazy()
         .group_by(_KEYS)
         .agg(pl.col("len").sum(), pl.col("price_vnd").sum(), pl.col("submitted_at").min())
         .with_columns(*nulled)
+        # As `_null_first`: NULL first, then by the text (code points, as Python compares).
+        .sort(_KEYS, nulls_last=False)
+        .collect()
     )
-    return _OutboxRead(sorted(grouped.iter_rows(), key=_null_first), every, sampled_times)
+    return _OutboxRead(list(grouped.iter_rows()), every, sampled_times)
+
+
+def _read_parts_side_by_side(
+    uri: str, campaign_id: int, every: int, parts: list[tuple[str, int, int]]
+) -> Callable[[], list[tuple[pl.DataFrame | None, list[str]]]]:
+    """`_read_part` for every part, by READERS read-only connections of the store at once,
+    started now; call the answer to wait for every part (it lets the connections go)."""
+    idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+    opened: list[sqlite3.Connection] = []
+
+    def read(part: tuple[str, int, int]) -> tuple[pl.DataFrame | None, list[str]]:
+        try:
+            db = idle.get_nowait()
+        except queue.Empty:
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            opened.append(db)
+        try:
+            return _read_part(
+                lambda sql, params: tuple(db.execute(sql, params).fetchone()),
+                campaign_id,
+                every,
+                part,
+            )
+        finally:
+            idle.put(db)
+
+    pool = ThreadPoolExecutor(min(READERS, len(parts)), thread_name_prefix="loa-report")
+    futures = [pool.submit(read, part) for part in parts]
+
+    def wait() -> list[tuple[pl.DataFrame | None, list[str]]]:
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()  # after a failed part: the others not begun are not read
+            pool.shutdown(wait=True)
+            for db in opened:
+                db.close()
+
+    return wait
 
 
 @dataclass(slots=True)
@@ -393,6 +505,7 @@ class _Remembered:
     of its own, so it changes with every commit by any other connection or process: a read is
     reused only while nothing at all was committed to the file since."""
 
+    uri: str
     watch: sqlite3.Connection
     lock: threading.Lock = field(default_factory=threading.Lock)
     reads: dict[int, tuple[int, _OutboxRead]] = field(default_factory=dict)
@@ -438,9 +551,30 @@ def _remembered(conn: Connection) -> _Remembered | None:
             if not path:
                 return None
             uri = f"file:{urllib.parse.quote(path)}?mode=ro"
-            memo = _Remembered(sqlite3.connect(uri, uri=True, check_same_thread=False))
+            memo = _Remembered(uri, sqlite3.connect(uri, uri=True, check_same_thread=False))
             _REMEMBERED[conn.engine] = memo
     return memo
+
+
+def _by_day(groups: list[tuple[Any, ...]], minutes: int) -> dict[tuple[Any, ...], list[Any]]:
+    """The groups by local day sent instead of UTC hour (a day's hours summed, the first
+    submission kept), in the order they come: a few dozen times fewer to go through."""
+    local: dict[str, str] = {}
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for variant, carrier, segment, status, code, hour, count, price, sent in groups:
+        day = None
+        if hour is not None:
+            day = local.get(hour) or local.setdefault(hour, _local_date(hour, minutes))
+        key = (variant, carrier, segment, status, code, day)
+        found = out.get(key)
+        if found is None:
+            out[key] = [int(count), int(price), sent]
+            continue
+        found[0] += int(count)
+        found[1] += int(price)
+        if sent is not None and (found[2] is None or sent < found[2]):
+            found[2] = sent
+    return out
 
 
 def campaign_report(
@@ -472,8 +606,21 @@ def campaign_report(
     # completed campaign looked at again); the version is taken before anything is read.
     memo = _remembered(conn)
     version = None if memo is None else memo.version()
-    if attribute_first:
-        attribute(conn, workspace_id=workspace_id, now=now, view_window=view_window)
+    # One pass over the campaign's rows: counts and cost by variant, carrier, segment, state,
+    # code and hour sent (delivery times are read apart, from a sample). Begun before orders
+    # are credited: until `conn` writes, SQLite reads the rows on other connections, and the
+    # crediting (mostly Python) runs meanwhile.
+    read = None if memo is None or version is None else memo.get(campaign_id, version)
+    reading = None if read is not None else _read_outbox(conn, campaign_id)
+    try:
+        if attribute_first:
+            attribute(conn, workspace_id=workspace_id, now=now, view_window=view_window)
+    finally:
+        if reading is not None:
+            read = reading()
+            if memo is not None and version is not None:
+                memo.put(campaign_id, version, read)
+    assert read is not None
     minutes = _offset_minutes(tz, now)
     o = outbox.c
 
@@ -487,19 +634,9 @@ def campaign_report(
     codes: dict[tuple[str, str], int] = defaultdict(int)
     holdout = 0
     first: Any = None
-    # One pass over the campaign's rows: counts and cost by variant, carrier, segment, state,
-    # code and hour sent (delivery times are read apart, from a sample).
-    read = None if memo is None or version is None else memo.get(campaign_id, version)
-    if read is None:
-        read = _read_outbox(conn, campaign_id)
-        if memo is not None and version is not None:
-            memo.put(campaign_id, version, read)
-    local: dict[str, str] = {}
-    for variant, carrier, segment, status, code, hour, count, price, sent in read.groups:
-        count, price = int(count), int(price)
-        day = None
-        if hour is not None:
-            day = local.get(hour) or local.setdefault(hour, _local_date(hour, minutes))
+    for (variant, carrier, segment, status, code, day), (count, price, sent) in _by_day(
+        read.groups, minutes
+    ).items():
         by_status[status] += count
         if code is not None:
             codes[(status, code)] += count
