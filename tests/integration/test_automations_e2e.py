@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from tests.integration.test_channels_push import Google, fcm_settings
 from tests.integration.test_dispatch_smpp import route_to, wait_until, worker
 
 from loa.services.automations.engine import run_daily
+from loa.services.automations.rules import Timing
 from loa.services.compliance.brandnames import add_brandname
 from loa.services.compliance.templates import add_template
 from loa.services.dispatch.routes import add_route
@@ -133,7 +135,9 @@ def test_a_birthday_run_sends_one_voucher_each_and_a_second_run_sends_nothing(
     # The EU pack has no advertising hours, so the run leaves at once whatever the hour here.
     with shop.engine.begin() as conn:
         conn.execute(update(workspaces).values(policy_pack="eu"))
-    rule(shop, event="daily:birthday", template="birthday")
+    # At 00:00 of the run's day, so due whenever the test runs (the built-in 09:00 left nothing
+    # due before 09:00 in Vietnam, and the worker below only sends what is due).
+    rule(shop, event="daily:birthday", template="birthday", timing=Timing("at", at=clock(0, 0)))
     today = datetime.now(VN).date()
     with shop.engine.begin() as conn:
         conn.execute(update(contacts).values(birth_mmdd=today.month * 100 + today.day))
