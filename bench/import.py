@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from peak import peak_mb
 
 
 def child_loa(path: Path, db: Path) -> dict[str, float]:
@@ -113,7 +114,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, path, db, limit = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])
         result = child_loa(path, db) if kind == "loa" else child_peer(path, db, limit)
-        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_mb"] = peak_mb()
         print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -8,7 +8,7 @@ takes many minutes, so it is not the default).
 
 Setup (not timed) writes a customer book with names and carriers, consent for 90%, opt-outs,
 a DNC list and a day of earlier QC sends, all by bulk SQL. The plan runs in a child process so
-its peak memory (max RSS) is its own. The floor to compare with is DuckDB running the bare
+its peak memory is its own (VmHWM: see bench/peak.py). The floor to compare with is DuckDB running the bare
 join/filter of the same audience (contacts without an opt-out or DNC entry and with consent)
 over the same rows loaded into its own tables: what any planner must at least read.
 Targets: 1M recipients in ≤ 15 s, peak ≤ 1.5 GB; 10M recipients in ≤ 2 GB.
@@ -20,7 +20,6 @@ import argparse
 import json
 import multiprocessing as mp
 import random
-import resource
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +33,7 @@ from loa.services.campaigns.planner import CHUNK_ROWS, plan_campaign
 from loa.services.campaigns.service import CampaignSpec, create_campaign, equal_variants
 from loa.services.compliance.brandnames import add_brandname
 from loa.store.db import Store, open_store
+from peak import peak_mb
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 in Vietnam
 TARGET_S = 15.0
@@ -140,8 +140,8 @@ def child(url: str, campaign_id: int, chunk_rows: int, out: Any) -> None:
     started = time.perf_counter()
     report = plan_campaign(store, campaign_id, actor="bench", now=NOW, chunk_rows=chunk_rows)
     elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put({"s": elapsed, "peak_mb": peak_mb, "report": report.to_json()})
+    peak = peak_mb()
+    out.put({"s": elapsed, "peak_mb": peak, "report": report.to_json()})
 
 
 def duckdb_floor(people: pl.DataFrame) -> tuple[int, float]:
