@@ -54,7 +54,7 @@ $LOA compose preview --segment mua-2-lan-90-ngay --sender LOASHOP --short-domain
 
 step "10. Chiến dịch: lập kế hoạch, chưa gửi gì / Campaign: the plan, nothing sent"
 $LOA campaigns create --name "Tri ân khách quen" --class qc --sender LOASHOP \
-  --segment mua-2-lan-90-ngay --golden-hours retail --holdout 10 --short-domain l.loa.vn \
+  --segment mua-2-lan-90-ngay --golden-hours retail --best-hour --holdout 10 --short-domain l.loa.vn \
   --text '{{ gender | greeting }} {{ given_name | default("ban") }} oi, Loa tang ban ma giam 20% toi 30/11: https://loa.vn/uu-dai' \
   --variant 'Loa gui {{ given_name | default("ban") }} uu dai 20% cho khach quen, den 30/11: https://loa.vn/uu-dai'
 $LOA campaigns plan 1
@@ -78,6 +78,7 @@ $LOA campaigns plan 2 > /dev/null
 $LOA campaigns start 2
 $LOA worker --until-idle --receipt-wait 10
 $LOA campaigns report 2
+$LOA reports png 2 -o "$DIR/bao-cao-2.png"
 
 step "12. Tự động: xác nhận đơn hàng, gửi một lần / Automation: order confirmation, sent once"
 $LOA templates add xac-nhan-don --class cskh --approved \
