@@ -419,7 +419,7 @@ def decide(recipients: pl.DataFrame, history: pl.DataFrame, rules: Rules) -> pl.
             judged,
             frame["phone"],
             history,
-            pl.Series([True] * frame.height),
+            pl.repeat(True, frame.height, eager=True),
             before_us=gap_us,
             after_us=gap_us - 1,
             name="near",
