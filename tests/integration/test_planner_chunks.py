@@ -3,17 +3,21 @@ national audiences); whatever the chunk size, the plan and its report are the sa
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import insert, select
 
+from loa.services.campaigns import planner
 from loa.services.campaigns.planner import plan_campaign
 from loa.services.campaigns.service import CampaignSpec, Schedule, Variant, create_campaign
 from loa.services.compliance.brandnames import add_brandname
 from loa.store.db import Store
 from loa.store.tables import (
+    campaigns,
     consents,
     contact_stats,
     contacts,
@@ -150,6 +154,10 @@ def _campaign(store: Store) -> int:
 
 def _plan(store: Store, cid: int, chunk_rows: int) -> tuple[dict[str, Any], list[tuple[Any]]]:
     report = plan_campaign(store, cid, actor="t", now=NOW, chunk_rows=chunk_rows)
+    return report.to_json(), _rows(store, cid)
+
+
+def _rows(store: Store, cid: int) -> list[tuple[Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -170,7 +178,7 @@ def _plan(store: Store, cid: int, chunk_rows: int) -> tuple[dict[str, Any], list
             .where(outbox.c.campaign_id == cid)
             .order_by(outbox.c.id)  # the order the plan wrote them: priority order
         ).all()
-    return report.to_json(), [tuple(r) for r in rows]
+    return [tuple(r) for r in rows]
 
 
 def test_a_plan_in_chunks_of_seven_is_the_plan_in_one_chunk(store: Store) -> None:
@@ -214,3 +222,58 @@ def test_a_plan_in_chunks_of_seven_is_the_plan_in_one_chunk(store: Store) -> Non
     ranked = [scores.get(row[1], 0) for row in whole_rows]
     assert ranked == sorted(ranked, reverse=True)
     assert _plan(store, cid, 1) == (whole_report, whole_rows)
+
+
+def test_the_outbox_written_while_planning_is_the_outbox_written_at_the_end(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the writer copies each chunk into the outbox while the next is planned; with
+    more chunks than scratch files (120 of one row) the last file takes the rest."""
+    _book(store, 120)
+    cid = _campaign(store)
+    monkeypatch.setattr(planner, "WRITE_WHILE_PLANNING", False)
+    at_the_end = _plan(store, cid, 7)
+    monkeypatch.setattr(planner, "WRITE_WHILE_PLANNING", True)
+    assert _plan(store, cid, 7) == at_the_end
+    assert _plan(store, cid, 1) == at_the_end
+
+
+def test_a_plan_that_fails_half_way_leaves_the_earlier_plan_as_it_was(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _book(store, 120)
+    cid = _campaign(store)
+    report, rows = _plan(store, cid, 1_000)
+    with store.engine.connect() as conn:
+        before = conn.execute(select(campaigns.c.state, campaigns.c.planned_at)).one()
+    # The failure comes once the writer has copied chunks into the outbox (SQLite), inside
+    # the plan's open transaction.
+    copied = threading.Event()
+    copy = planner._SqliteStage._copy
+
+    def copy_and_tell(self: Any, slot: int) -> None:
+        copy(self, slot)
+        copied.set()
+
+    monkeypatch.setattr(planner._SqliteStage, "_copy", copy_and_tell)
+    budget = planner._budget
+    calls = 0
+
+    def failing_budget(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            assert store.dialect != "sqlite" or copied.wait(10)
+            raise RuntimeError("the disk is full")
+        return budget(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "_budget", failing_budget)
+    later = NOW + timedelta(hours=1)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        plan_campaign(store, cid, actor="t", now=later, chunk_rows=7)
+    assert _rows(store, cid) == rows
+    with store.engine.connect() as conn:
+        assert conn.execute(select(campaigns.c.state, campaigns.c.planned_at)).one() == before
+    # Nothing is left attached or locked: the next plan is written as before.
+    monkeypatch.setattr(planner, "_budget", budget)
+    assert _plan(store, cid, 7) == (report, rows)

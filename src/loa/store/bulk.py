@@ -8,7 +8,11 @@ rows through the sqlite3 module costs seconds of Python objects per million rows
 from __future__ import annotations
 
 import io
+import logging
+import sqlite3
 import tempfile
+import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,6 +25,7 @@ import polars as pl
 from sqlalchemy import Connection, Select
 
 BATCH_ROWS = 50_000
+log = logging.getLogger("loa.store")
 
 
 def copy_rows(conn: Connection, table: str, frame: pl.DataFrame) -> None:
@@ -225,3 +230,43 @@ def sqlite_frame(
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame.rename(dict(zip(frame.columns, columns, strict=True)))
+
+
+def _main_file(conn: Connection) -> str:
+    """The file of `conn`'s main SQLite database; "" in memory."""
+    for _n, name, file in conn.exec_driver_sql("PRAGMA database_list"):
+        if name == "main":
+            return str(file or "")
+    return ""
+
+
+@contextmanager
+def checkpoint_after(conn: Connection) -> Iterator[None]:
+    """SQLite: what `conn` commits inside the block is committed without the WAL checkpoint
+    its commit would run (for a million rows, seconds spent copying every page into the
+    database file and syncing it); once the block ends, the checkpoint runs on a thread and a
+    connection of its own while the caller goes on. It is PASSIVE: it never waits for readers
+    or writers, and what it cannot copy now, the next commit's automatic checkpoint does. A
+    process that exits meanwhile waits for it (the thread is not a daemon)."""
+    path = _main_file(conn)
+    if not path:
+        yield
+        return
+    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+    threading.Thread(target=_checkpoint, args=(path,), name="loa-checkpoint").start()
+
+
+def _checkpoint(path: str) -> None:
+    try:
+        # mode=rw: a store removed meanwhile is not created again.
+        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=rw", uri=True, timeout=30)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as failure:  # the next commit's automatic checkpoint copies it
+        log.warning("background WAL checkpoint of %s failed: %s", path, failure)
