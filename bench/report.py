@@ -50,7 +50,7 @@ FAILS = (("undelivered", "027"), ("undelivered", "001"), ("expired", "no-receipt
 
 def stamp(at: datetime) -> str:
     """A datetime the way SQLAlchemy stores it on SQLite (naive UTC text)."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def setup(url: str, messages: int) -> tuple[int, int]:
