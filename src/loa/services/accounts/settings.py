@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -38,7 +39,7 @@ class WorkspaceSettings:
     min_gap_hours: int = 0
 
 
-_HINTS: dict[str, str] = {
+HINTS: dict[str, str] = {
     "lockout_after": "1..100",
     "lockout_minutes": "1..10080",
     "session_hours": "1..720",
@@ -47,6 +48,49 @@ _HINTS: dict[str, str] = {
     "usual_hours_end": "1..24",
     "min_gap_hours": "0..720 (0 = off)",
 }
+# What each setting does, for the CLI's settings table (`loa workspaces settings`).
+DESCRIPTIONS: dict[str, Msg] = {
+    name: Msg(f"accounts.setting.{name}", vi, en)
+    for name, vi, en in (
+        ("require_totp",
+         "Chủ sở hữu và quản trị viên phải dùng xác thực hai lớp (TOTP)",
+         "Owners and admins must use a second factor (TOTP)"),
+        ("lockout_after",
+         "Số lần đăng nhập sai liên tiếp trước khi khoá tài khoản",
+         "Failed sign-ins in a row before the account locks"),
+        ("lockout_minutes",
+         "Số phút tài khoản bị khoá sau khi đăng nhập sai quá nhiều lần",
+         "Minutes an account stays locked after too many failed sign-ins"),
+        ("session_hours",
+         "Số giờ một phiên đăng nhập còn hiệu lực",
+         "Hours a sign-in session lasts"),
+        ("approvals",
+         "Chiến dịch rủi ro (nhiều người nhận, tên miền mới, ngoài giờ thường lệ) cần người "
+         "thứ hai duyệt",
+         "Risky campaigns (many recipients, a new link domain, outside usual hours) need a "
+         "second person's approval"),
+        ("approval_min_recipients",
+         "Cần duyệt khi chiến dịch có nhiều hơn chừng này người nhận",
+         "Approval is needed above this many recipients"),
+        ("approval_new_domain",
+         "Cần duyệt khi tin có liên kết tới tên miền chưa từng gửi",
+         "Approval is needed when a message links to a domain never sent before"),
+        ("usual_hours_start",
+         "Giờ bắt đầu gửi thường lệ (giờ địa phương, tính cả giờ này); ngoài giờ cần duyệt",
+         "Start of the usual sending hours (local, inclusive); outside them needs approval"),
+        ("usual_hours_end",
+         "Giờ kết thúc gửi thường lệ (giờ địa phương, không tính giờ này)",
+         "End of the usual sending hours (local, exclusive)"),
+        ("timezone",
+         "Múi giờ của giờ gửi thường lệ",
+         "Time zone of the usual sending hours"),
+        ("min_gap_hours",
+         "Khoảng cách tối thiểu (giờ) giữa hai tin quảng cáo tới một người, cộng thêm giới "
+         "hạn luật định; 0 = tắt",
+         "Minimum hours between two advertising messages to one person, on top of the legal "
+         "cap; 0 = off"),
+    )
+}  # fmt: skip
 _RANGES: dict[str, tuple[int, int]] = {
     "lockout_after": (1, 100),
     "lockout_minutes": (1, 10080),
@@ -69,6 +113,16 @@ def get_settings(conn: Connection, workspace_id: int) -> WorkspaceSettings:
     return WorkspaceSettings(**{k: v for k, v in (raw or {}).items() if k in known})
 
 
+def _is_zone(value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+    return True
+
+
 def _validated(current: WorkspaceSettings, changes: dict[str, Any]) -> WorkspaceSettings:
     types = {f.name: f.type for f in fields(WorkspaceSettings)}
     for name, value in changes.items():
@@ -80,8 +134,10 @@ def _validated(current: WorkspaceSettings, changes: dict[str, Any]) -> Workspace
         if kind == "int":
             low, high = _RANGES[name]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise LoaError(BAD_SETTING, field=name, value=value, hint=_HINTS[name])
-        if kind == "str" and not isinstance(value, str):
+                raise LoaError(BAD_SETTING, field=name, value=value, hint=HINTS[name])
+        if kind == "str" and not _is_zone(value):
+            # The only text setting is the zone approvals read the usual hours in: a typo is
+            # refused now rather than failing when a campaign asks for approval.
             raise LoaError(BAD_SETTING, field=name, value=value, hint="Asia/Ho_Chi_Minh")
     result = replace(current, **changes)
     if result.usual_hours_start >= result.usual_hours_end:
