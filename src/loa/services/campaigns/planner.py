@@ -1303,7 +1303,13 @@ def _staging(store: Store, campaign: Campaign, now: datetime) -> Iterator[_Stage
             conn.exec_driver_sql(_PG_LINKS_DDL)
             yield _Stage(store, conn)
             return
-        with tempfile.TemporaryDirectory(prefix="loa-plan-") as directory:
+        # The plan is there once committed; SQLite's copy of it from the WAL into the database
+        # file (2-3 s for a million rows) need not hold the answer back. Entered first and left
+        # last: the writer thread has stopped before `conn` is used again here.
+        with (
+            checkpoint_after(conn),
+            tempfile.TemporaryDirectory(prefix="loa-plan-") as directory,
+        ):
             stage = _SqliteStage(store, conn, Path(directory), PLAN_SLOTS)
             attached: list[str] = []
             try:
@@ -1311,10 +1317,7 @@ def _staging(store: Store, campaign: Campaign, now: datetime) -> Iterator[_Stage
                     conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(file.path),))
                     attached.append(name)
                 stage.start(campaign, now)
-                # The plan is there once committed; SQLite's copy of it from the WAL into the
-                # database file (3 s for a million rows) need not hold the answer back.
-                with checkpoint_after(conn):
-                    yield stage
+                yield stage
             finally:
                 stage.close()
                 conn.rollback()  # a no-op after the commit; DETACH needs no transaction
