@@ -1123,10 +1123,11 @@ class _SqliteStage:
     The chunks' rows go into scratch files (ADBC), each attached to the writing connection
     before its transaction begins (ATTACH cannot run inside one). A background thread opens
     the transaction with the old plan's removal, then copies each scratch file into the outbox
-    as soon as it is handed over; one file is handed over whenever the thread is idle, so it
-    never waits long and a plan of any size needs at most SLOTS files (the last takes what
-    is left). The same rows in the same order as one statement at the end would write; the
-    main thread commits once every file is in, or rolls everything back."""
+    as soon as it is handed over. A file is handed over after each chunk while there are
+    files enough for the chunks still to come, else whenever the thread is idle, so a plan of
+    any size needs at most PLAN_SLOTS files (the last takes what is left). The same rows in the
+    same order as one statement at the end would write; the main thread commits once every
+    file is in, or rolls everything back."""
 
     def __init__(self, store: Store, conn: Connection, directory: Path, slots: int) -> None:
         self.store = store
@@ -1184,10 +1185,8 @@ class _SqliteStage:
             self._hand_over()
         self._stop()
         self._raise_failure()
-        if not self.rows and not self.links:
-            _clear_plan(
-                self.conn, self.store.workspace_id, campaign
-            )  # an empty plan still replaces the old one
+        if not self.rows and not self.links:  # an empty plan still replaces the old one
+            _clear_plan(self.conn, self.store.workspace_id, campaign)
         _record_plan(self.conn, self.store.workspace_id, campaign, report, actor=actor, now=now)
 
     def _hand_over(self) -> None:
